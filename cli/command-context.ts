@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { loadConfig, type ColdpipeConfig } from '../core/config/index.ts'
+import { ColdpipeError } from '../core/errors.ts'
+import { createLogger, type Logger } from '../core/logger.ts'
+
+/** What every command gets: the global options, a logger, and lazy access to the validated config. */
+export interface CommandContext {
+  logger: Logger
+  /** Loads and validates `--config` (default ./coldpipe.yaml); throws a coded error naming the field. */
+  config(): ColdpipeConfig
+  /** The config file path, resolved. */
+  configPath(): string
+  /** Resources closed on shutdown, in reverse order of registration. */
+  onShutdown(close: () => Promise<void> | void): void
+}
+
+/** A subcommand module: adds itself to the program. */
+export type RegisterCommand = (program: Command, context: CommandContext) => void
+
+export function createCommandContext(program: Command, onShutdown: CommandContext['onShutdown']): CommandContext {
+  let cached: ColdpipeConfig | undefined
+  let logger: Logger | undefined
+  const configPath = (): string => resolve(program.opts<{ config?: string }>().config ?? 'coldpipe.yaml')
+  return {
+    get logger() {
+      logger ??= createLogger({ level: program.opts<{ logLevel?: string }>().logLevel })
+      return logger
+    },
+    configPath,
+    config() {
+      if (cached) return cached
+      const file = configPath()
+      if (!existsSync(file)) {
+        throw new ColdpipeError('CONFIG_NOT_FOUND', `config file ${file} not found (pass --config FILE, or run \`coldpipe demo\` for the embedded demo)`, {
+          context: { file },
+        })
+      }
+      cached = loadConfig(file)
+      return cached
+    },
+    onShutdown,
+  }
+}

@@ -1,0 +1,44 @@
+import { Command } from 'commander'
+import { isColdpipeError, messageOf } from '../core/errors.ts'
+import { createCommandContext, type RegisterCommand } from './command-context.ts'
+import { commands } from './commands/index.ts'
+
+const program = new Command()
+program
+  .name('coldpipe')
+  .description('Cold-data export and reporting pipeline: service databases and Kafka change events into a Parquet lake, a DuckDB warehouse, and a reports API.')
+  .option('-c, --config <file>', 'configuration file', 'coldpipe.yaml')
+  .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error, silent)')
+  .showHelpAfterError()
+
+const closers: (() => Promise<void> | void)[] = []
+let shuttingDown = false
+
+async function shutdown(exitCode: number): Promise<never> {
+  if (!shuttingDown) {
+    shuttingDown = true
+    for (const close of closers.reverse()) {
+      try {
+        await close()
+      } catch (error) {
+        process.stderr.write(`coldpipe: error while shutting down: ${messageOf(error)}\n`)
+      }
+    }
+  }
+  process.exit(exitCode)
+}
+
+process.once('SIGINT', () => void shutdown(130))
+process.once('SIGTERM', () => void shutdown(143))
+
+// The context reads global options lazily, after commander has parsed them.
+const context = createCommandContext(program, (close) => closers.push(close))
+for (const register of commands as RegisterCommand[]) register(program, context)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  const prefix = isColdpipeError(error) ? `coldpipe: ${error.code}: ` : 'coldpipe: '
+  process.stderr.write(`${prefix}${messageOf(error)}\n`)
+  await shutdown(1)
+}

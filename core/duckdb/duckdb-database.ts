@@ -1,0 +1,149 @@
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
+import { ColdpipeError, messageOf, type ErrorCode } from '../errors.ts'
+
+export type SqlParam = string | number | bigint | boolean | null | Date
+export type SqlParams = readonly SqlParam[] | Record<string, SqlParam>
+
+export interface ColumnInfo {
+  name: string
+  /** DuckDB's type name, e.g. `DECIMAL(10,2)`, `TIMESTAMP WITH TIME ZONE`. */
+  type: string
+}
+
+export interface QueryResult<Row = Record<string, unknown>> {
+  columns: ColumnInfo[]
+  rows: Row[]
+}
+
+/**
+ * The small surface the rest of coldpipe uses; nothing outside core/duckdb sees DuckDB's own types,
+ * and every DuckDB failure crosses this boundary as a coded ColdpipeError.
+ */
+export interface Database {
+  readonly path: string
+  readonly readOnly: boolean
+  run(sql: string, params?: SqlParams): Promise<void>
+  /** Rows as JavaScript values: BIGINT as bigint, DECIMAL as number, TIMESTAMP as Date, BLOB as Uint8Array. */
+  all<Row = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<Row[]>
+  /** Rows as JSON-safe values: BIGINT and DECIMAL as exact strings, temporals as ISO-like strings. */
+  queryJson(sql: string, params?: SqlParams): Promise<QueryResult>
+  /** Interrupts whatever this connection is running (used for query time limits). */
+  interrupt(): void
+  close(): void
+}
+
+export interface OpenDatabaseOptions {
+  readOnly?: boolean
+  memoryLimit?: string
+  threads?: number
+  /** Extra DuckDB settings applied at start-up (e.g. sandboxing for ad-hoc SQL). */
+  settings?: Record<string, string>
+  /** Code used when a statement fails; callers pick the one that fits their stage. */
+  errorCode?: ErrorCode
+}
+
+/** Settings every coldpipe DuckDB gets: nothing is ever downloaded at run time. */
+export const baseDuckDbSettings: Record<string, string> = {
+  autoinstall_known_extensions: 'false',
+  autoload_known_extensions: 'false',
+}
+
+function toDuckValues(params: SqlParams | undefined): DuckDBValue[] | Record<string, DuckDBValue> | undefined {
+  if (params === undefined) return undefined
+  const convert = (value: SqlParam): DuckDBValue => (value instanceof Date ? value.toISOString() : value)
+  if (Array.isArray(params)) return params.map(convert)
+  return Object.fromEntries(Object.entries(params).map(([key, value]) => [key, convert(value as SqlParam)]))
+}
+
+function firstLine(sql: string): string {
+  const line = sql.trim().split('\n')[0] ?? ''
+  return line.length > 160 ? `${line.slice(0, 160)}…` : line
+}
+
+class DuckDbDatabase implements Database {
+  constructor(
+    readonly path: string,
+    readonly readOnly: boolean,
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly errorCode: ErrorCode,
+  ) {}
+
+  private wrap(error: unknown, sql: string): ColdpipeError {
+    const message = messageOf(error)
+    const code: ErrorCode = /read-only|read only mode/i.test(message) && this.readOnly ? 'WAREHOUSE_READ_ONLY' : this.errorCode
+    return new ColdpipeError(code, message, { cause: error, context: { database: this.path, sql: firstLine(sql) } })
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<void> {
+    try {
+      await this.connection.run(sql, toDuckValues(params))
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+  }
+
+  async all<Row = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<Row[]> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql, toDuckValues(params))
+      return reader.getRowObjectsJS() as Row[]
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+  }
+
+  async queryJson(sql: string, params?: SqlParams): Promise<QueryResult> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql, toDuckValues(params))
+      const names = reader.columnNames()
+      const types = reader.columnTypes()
+      return {
+        columns: names.map((name, i) => ({ name, type: String(types[i]) })),
+        rows: reader.getRowObjectsJson() as Record<string, unknown>[],
+      }
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+  }
+
+  interrupt(): void {
+    this.connection.interrupt()
+  }
+
+  close(): void {
+    this.connection.closeSync()
+    this.instance.closeSync()
+  }
+}
+
+export async function openDatabase(path: string, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const readOnly = options.readOnly ?? false
+  const settings: Record<string, string> = { ...baseDuckDbSettings, ...options.settings }
+  if (readOnly) settings.access_mode = 'READ_ONLY'
+  if (options.memoryLimit) settings.memory_limit = options.memoryLimit
+  if (options.threads) settings.threads = String(options.threads)
+  const errorCode = options.errorCode ?? 'WAREHOUSE_QUERY_FAILED'
+  try {
+    const instance = await DuckDBInstance.create(path, settings)
+    const connection = await instance.connect()
+    // TimeZone belongs to the built-in icu extension, so it cannot be a start-up option; UTC keeps
+    // timestamptz text identical on every machine.
+    await connection.run("SET GLOBAL TimeZone = 'UTC'")
+    return new DuckDbDatabase(path, readOnly, instance, connection, errorCode)
+  } catch (error) {
+    throw new ColdpipeError(errorCode, `cannot open DuckDB database ${path}: ${messageOf(error)}`, {
+      cause: error,
+      context: { database: path, readOnly },
+    })
+  }
+}
+
+/** Quotes an identifier for DuckDB SQL (table, column, schema names that come from data). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** Quotes a string literal, for file paths in COPY/read_parquet where parameters are not allowed. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`
+}

@@ -1,0 +1,102 @@
+/**
+ * The one list of coldpipe error codes. Each code carries the HTTP status the reports API maps it to,
+ * and whether retrying the same operation can succeed (used by jobs' retry policies).
+ * Add new codes here; never match on error message text.
+ */
+export const errorDefinitions = {
+  // configuration and input
+  CONFIG_NOT_FOUND: { status: 500, canRetry: false },
+  CONFIG_PARSE_FAILED: { status: 500, canRetry: false },
+  CONFIG_INVALID: { status: 500, canRetry: false },
+  CONFIG_ENV_MISSING: { status: 500, canRetry: false },
+  // lake
+  LAKE_COMMIT_CONFLICT: { status: 409, canRetry: true },
+  LAKE_IO_FAILED: { status: 500, canRetry: true },
+  LAKE_LOG_CORRUPT: { status: 500, canRetry: false },
+  // sources and exports
+  SOURCE_UNKNOWN: { status: 404, canRetry: false },
+  SOURCE_CONNECT_FAILED: { status: 503, canRetry: true },
+  SOURCE_QUERY_FAILED: { status: 500, canRetry: true },
+  SOURCE_CIRCUIT_OPEN: { status: 503, canRetry: false },
+  EXPORT_TABLE_NOT_FOUND: { status: 404, canRetry: false },
+  EXPORT_TYPE_UNSUPPORTED: { status: 500, canRetry: false },
+  EXPORT_SCHEMA_INCOMPATIBLE: { status: 500, canRetry: false },
+  EXPORT_FAILED: { status: 500, canRetry: true },
+  // change ingest
+  INGEST_DECODE_FAILED: { status: 400, canRetry: false },
+  INGEST_FAILED: { status: 500, canRetry: true },
+  // warehouse
+  WAREHOUSE_NO_SNAPSHOT: { status: 503, canRetry: true },
+  WAREHOUSE_SNAPSHOT_NOT_FOUND: { status: 404, canRetry: false },
+  WAREHOUSE_QUERY_FAILED: { status: 500, canRetry: false },
+  WAREHOUSE_READ_ONLY: { status: 403, canRetry: false },
+  WAREHOUSE_PUBLISH_FAILED: { status: 500, canRetry: true },
+  WAREHOUSE_MODEL_FAILED: { status: 500, canRetry: false },
+  WAREHOUSE_DATA_TEST_FAILED: { status: 500, canRetry: false },
+  // reports API
+  REPORT_NOT_FOUND: { status: 404, canRetry: false },
+  REPORT_DEFINITION_INVALID: { status: 500, canRetry: false },
+  REPORT_PARAM_INVALID: { status: 400, canRetry: false },
+  REPORT_PARAM_MISSING: { status: 400, canRetry: false },
+  REPORT_PARAM_UNKNOWN: { status: 400, canRetry: false },
+  REPORT_FORMAT_UNSUPPORTED: { status: 406, canRetry: false },
+  REPORT_STALE: { status: 503, canRetry: true },
+  REPORT_TIMEOUT: { status: 504, canRetry: true },
+  SQL_DISABLED: { status: 404, canRetry: false },
+  SQL_FORBIDDEN: { status: 400, canRetry: false },
+  SQL_INVALID: { status: 400, canRetry: false },
+  SQL_TIMEOUT: { status: 504, canRetry: false },
+  AUTH_REQUIRED: { status: 401, canRetry: false },
+  AUTH_FORBIDDEN: { status: 403, canRetry: false },
+  RATE_LIMITED: { status: 429, canRetry: true },
+  OVERLOADED: { status: 503, canRetry: true },
+  ROUTE_NOT_FOUND: { status: 404, canRetry: false },
+  REQUEST_INVALID: { status: 400, canRetry: false },
+  // jobs
+  JOB_NOT_FOUND: { status: 404, canRetry: false },
+  JOB_ALREADY_RUNNING: { status: 409, canRetry: true },
+  JOB_FAILED: { status: 500, canRetry: true },
+  // demo
+  DEMO_FAILED: { status: 500, canRetry: false },
+  INTERNAL: { status: 500, canRetry: false },
+} as const satisfies Record<string, { status: number; canRetry: boolean }>
+
+export type ErrorCode = keyof typeof errorDefinitions
+
+export interface ColdpipeErrorOptions {
+  cause?: unknown
+  /** Structured facts about where it happened: field path, table, topic/partition/offset, ... */
+  context?: Record<string, unknown>
+  /** Overrides the code's default retry flag when the situation says otherwise. */
+  canRetry?: boolean
+}
+
+export class ColdpipeError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly canRetry: boolean
+  readonly context: Record<string, unknown>
+
+  constructor(code: ErrorCode, message: string, options: ColdpipeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'ColdpipeError'
+    this.code = code
+    this.status = errorDefinitions[code].status
+    this.canRetry = options.canRetry ?? errorDefinitions[code].canRetry
+    this.context = options.context ?? {}
+  }
+
+  toJSON(): { code: ErrorCode; message: string; context: Record<string, unknown> } {
+    return { code: this.code, message: this.message, context: this.context }
+  }
+}
+
+export function isColdpipeError(error: unknown, code?: ErrorCode): error is ColdpipeError {
+  return error instanceof ColdpipeError && (code === undefined || error.code === code)
+}
+
+/** The message of anything thrown, for wrapping foreign errors at a boundary. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message
+  return String(error)
+}

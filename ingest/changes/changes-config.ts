@@ -1,0 +1,53 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+export const changesDefaults = {
+  groupId: 'coldpipe',
+  clientId: 'coldpipe-ingest',
+  flushMaxRows: 50_000,
+  flushMaxBytes: 32 * 1024 * 1024,
+  flushMaxAgeMs: 10_000,
+  sessionTimeoutMs: 30_000,
+  maxBufferedBytes: 256 * 1024 * 1024,
+} as const
+
+export const ChangeTopicSchema = Type.Object(
+  {
+    topic: Type.String({ minLength: 1 }),
+    format: Type.Union([Type.Literal('debezium'), Type.Literal('integration-event')]),
+    service: Type.String({ minLength: 1 }),
+    /** Target table; integration events default to `events`. */
+    table: Type.Optional(Type.String({ minLength: 1 })),
+    /** Primary key columns of the source table, for merging change history into current state. */
+    key: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  },
+  { additionalProperties: false },
+)
+export type ChangeTopicConfig = Static<typeof ChangeTopicSchema>
+
+export const ChangesConfigSchema = Type.Object(
+  {
+    brokers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    groupId: Type.String({ minLength: 1, default: changesDefaults.groupId }),
+    clientId: Type.String({ minLength: 1, default: changesDefaults.clientId }),
+    topics: Type.Array(ChangeTopicSchema, { minItems: 1 }),
+    flushMaxRows: Type.Integer({ minimum: 1, default: changesDefaults.flushMaxRows }),
+    flushMaxBytes: Type.Integer({ minimum: 1, default: changesDefaults.flushMaxBytes }),
+    flushMaxAgeMs: Type.Integer({ minimum: 1, default: changesDefaults.flushMaxAgeMs }),
+    sessionTimeoutMs: Type.Integer({ minimum: 1000, default: changesDefaults.sessionTimeoutMs }),
+    maxBufferedBytes: Type.Integer({ minimum: 1, default: changesDefaults.maxBufferedBytes }),
+    /** Passed through to kafkajs as-is. */
+    ssl: Type.Optional(Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())])),
+    sasl: Type.Optional(
+      Type.Object(
+        {
+          mechanism: Type.Union([Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')]),
+          username: Type.String(),
+          password: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type ChangesConfig = Static<typeof ChangesConfigSchema>

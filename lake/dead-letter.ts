@@ -1,0 +1,39 @@
+import { mkdir } from 'node:fs/promises'
+import { writeFileAtomic } from './atomic-file.ts'
+import type { LakeLayout } from './lake-layout.ts'
+
+/** One piece of input that could not be landed, with enough to find it again and replay it. */
+export interface DeadLetter {
+  reason: string
+  code: string
+  /** Where it came from: topic/partition/offset for events, table/row for exports. */
+  source: Record<string, unknown>
+  /** The raw input as text (UTF-8) or base64 when it was not valid UTF-8. */
+  payload: string | null
+  payloadEncoding: 'utf8' | 'base64'
+  at: string
+}
+
+export function encodePayload(bytes: Uint8Array | null): Pick<DeadLetter, 'payload' | 'payloadEncoding'> {
+  if (bytes === null) return { payload: null, payloadEncoding: 'utf8' }
+  const text = Buffer.from(bytes).toString('utf8')
+  if (Buffer.from(text, 'utf8').equals(Buffer.from(bytes))) return { payload: text, payloadEncoding: 'utf8' }
+  return { payload: Buffer.from(bytes).toString('base64'), payloadEncoding: 'base64' }
+}
+
+/**
+ * Writes quarantined input as one NDJSON file named after its source range, so a replay of the same
+ * range rewrites the same file rather than adding a second copy. Returns the absolute path.
+ */
+export async function writeDeadLetters(
+  layout: LakeLayout,
+  where: { service: string; table: string; name: string },
+  letters: DeadLetter[],
+): Promise<string | undefined> {
+  if (letters.length === 0) return undefined
+  const date = letters[0]!.at.slice(0, 10)
+  const file = layout.deadLetterFile({ ...where, date })
+  await mkdir(layout.tmpDir, { recursive: true })
+  await writeFileAtomic(layout.tmpDir, file, letters.map((letter) => JSON.stringify(letter)).join('\n') + '\n')
+  return file
+}

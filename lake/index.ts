@@ -1,0 +1,5 @@
+export { fsyncPath, moveIntoPlace, removeStaleTemps, tempFileIn, writeFileAtomic } from './atomic-file.ts'
+export { CommitLog, type Commit, type CommitDraft, type CommitResult, type LakeFile, type Watermark } from './commit-log.ts'
+export { encodePayload, writeDeadLetters, type DeadLetter } from './dead-letter.ts'
+export { LakeLayout } from './lake-layout.ts'
+export { parquetRowGroupSize, writeParquetToLake, type WrittenParquet } from './parquet-file-writer.ts'

@@ -1,0 +1,38 @@
+import { mkdir, stat } from 'node:fs/promises'
+import type { Database, SqlParams } from '../core/duckdb/index.ts'
+import { quoteLiteral } from '../core/duckdb/index.ts'
+import { moveIntoPlace, tempFileIn } from './atomic-file.ts'
+import type { LakeLayout } from './lake-layout.ts'
+
+export interface WrittenParquet {
+  /** Relative to the lake root. */
+  path: string
+  bytes: number
+}
+
+/** Row groups of this many rows keep scans parallel and statistics useful without bloating memory. */
+export const parquetRowGroupSize = 122_880
+
+/**
+ * Writes the result of `selectSql` as one zstd Parquet file with DuckDB's native writer, into the lake's
+ * scratch folder first, then moves it into place. The file is not visible to readers until a commit
+ * in the log adds it.
+ */
+export async function writeParquetToLake(
+  db: Database,
+  layout: LakeLayout,
+  selectSql: string,
+  relativePath: string,
+  params?: SqlParams,
+): Promise<WrittenParquet> {
+  await mkdir(layout.tmpDir, { recursive: true })
+  const temp = tempFileIn(layout.tmpDir, '.parquet')
+  await db.run(
+    `COPY (${selectSql}) TO ${quoteLiteral(temp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${parquetRowGroupSize})`,
+    params,
+  )
+  const final = layout.absolute(relativePath)
+  await moveIntoPlace(temp, final)
+  const info = await stat(final)
+  return { path: relativePath, bytes: info.size }
+}

@@ -1,0 +1,151 @@
+import { mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { openDatabase, type Database } from '../core/duckdb/index.ts'
+import { ColdpipeError, messageOf } from '../core/errors.ts'
+import type { Watermark } from '../lake/index.ts'
+import { moveIntoPlace, tempFileIn, writeFileAtomic } from '../lake/index.ts'
+
+export interface SnapshotTable {
+  schema: string
+  name: string
+  rows: number
+}
+
+/** What a published snapshot holds and how fresh it is; written beside the DuckDB file. */
+export interface SnapshotManifest {
+  id: number
+  publishedAt: string
+  /** The lake commit version the snapshot reflects. */
+  lakeVersion: number
+  /** Relative to the warehouse folder. */
+  file: string
+  watermarks: Watermark[]
+  tables: SnapshotTable[]
+  /** Set when this snapshot was built from the previous one plus changes, not from scratch. */
+  basedOn?: number
+  info?: Record<string, unknown>
+}
+
+const currentLinkName = 'current.duckdb'
+
+function snapshotName(id: number): string {
+  return String(id).padStart(8, '0')
+}
+
+/**
+ * Published snapshots on disk. A snapshot file is written once, under a temp name, and never opened
+ * read-write after `publish`; the `current.duckdb` symlink is swapped with one rename, so a reader
+ * resolves either the old or the new snapshot, never a half-built one.
+ */
+export class SnapshotStore {
+  constructor(readonly dir: string) {}
+
+  get snapshotsDir(): string {
+    return join(this.dir, 'snapshots')
+  }
+
+  get tmpDir(): string {
+    return join(this.dir, '_tmp')
+  }
+
+  get currentLink(): string {
+    return join(this.dir, currentLinkName)
+  }
+
+  databasePath(id: number): string {
+    return join(this.snapshotsDir, `${snapshotName(id)}.duckdb`)
+  }
+
+  manifestPath(id: number): string {
+    return join(this.snapshotsDir, `${snapshotName(id)}.json`)
+  }
+
+  /** A scratch path for building the next snapshot. */
+  async newBuildPath(): Promise<string> {
+    await mkdir(this.tmpDir, { recursive: true })
+    return tempFileIn(this.tmpDir, '.duckdb')
+  }
+
+  /** The id the current pointer names, or undefined before the first publish. */
+  async currentId(): Promise<number | undefined> {
+    try {
+      const target = await readlink(this.currentLink)
+      const match = /(\d{8})\.duckdb$/.exec(target)
+      return match ? Number(match[1]) : undefined
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new ColdpipeError('WAREHOUSE_QUERY_FAILED', `cannot read ${this.currentLink}: ${messageOf(cause)}`, { cause })
+    }
+  }
+
+  async current(): Promise<SnapshotManifest | undefined> {
+    const id = await this.currentId()
+    return id === undefined ? undefined : this.get(id)
+  }
+
+  async get(id: number): Promise<SnapshotManifest> {
+    try {
+      return JSON.parse(await readFile(this.manifestPath(id), 'utf8')) as SnapshotManifest
+    } catch (cause) {
+      throw new ColdpipeError('WAREHOUSE_SNAPSHOT_NOT_FOUND', `snapshot ${id} does not exist in ${this.snapshotsDir}`, {
+        cause,
+        context: { snapshot: id },
+      })
+    }
+  }
+
+  /** Ids of every snapshot with a manifest, oldest first. */
+  async list(): Promise<number[]> {
+    let names: string[]
+    try {
+      names = await readdir(this.snapshotsDir)
+    } catch {
+      return []
+    }
+    return names
+      .filter((name) => /^\d{8}\.json$/.test(name))
+      .map((name) => Number(name.slice(0, 8)))
+      .sort((a, b) => a - b)
+  }
+
+  async nextId(): Promise<number> {
+    const ids = await this.list()
+    return (ids.at(-1) ?? 0) + 1
+  }
+
+  /**
+   * Moves a finished, closed DuckDB file into place as snapshot `manifest.id`, writes its manifest,
+   * then swaps the current pointer. A crash before the swap leaves the previous snapshot current.
+   */
+  async publish(buildPath: string, manifest: Omit<SnapshotManifest, 'file'>): Promise<SnapshotManifest> {
+    await mkdir(this.snapshotsDir, { recursive: true })
+    const full: SnapshotManifest = { ...manifest, file: `snapshots/${snapshotName(manifest.id)}.duckdb` }
+    await moveIntoPlace(buildPath, this.databasePath(manifest.id))
+    await writeFileAtomic(this.tmpDir, this.manifestPath(manifest.id), JSON.stringify(full, null, 2))
+    const tempLink = tempFileIn(this.tmpDir, '.link')
+    await symlink(full.file, tempLink)
+    await rename(tempLink, this.currentLink)
+    return full
+  }
+
+  /** Opens a published snapshot read-only; any number of readers may hold it while newer ones publish. */
+  async openReadOnly(id?: number, options: { memoryLimit?: string; threads?: number; settings?: Record<string, string> } = {}): Promise<{ db: Database; manifest: SnapshotManifest }> {
+    const snapshotId = id ?? (await this.currentId())
+    if (snapshotId === undefined) {
+      throw new ColdpipeError('WAREHOUSE_NO_SNAPSHOT', `no snapshot has been published in ${this.dir} yet (run \`coldpipe publish\`)`, {
+        context: { warehouse: this.dir },
+      })
+    }
+    const manifest = await this.get(snapshotId)
+    const db = await openDatabase(this.databasePath(snapshotId), { ...options, readOnly: true })
+    return { db, manifest }
+  }
+
+  /** Deletes a snapshot's files; never the current one. */
+  async remove(id: number): Promise<void> {
+    if ((await this.currentId()) === id) return
+    await rm(this.manifestPath(id), { force: true })
+    await rm(this.databasePath(id), { force: true })
+    await rm(`${this.databasePath(id)}.wal`, { force: true })
+  }
+}
