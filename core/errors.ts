@@ -25,6 +25,8 @@ export const errorDefinitions = {
   // change ingest
   INGEST_DECODE_FAILED: { status: 400, canRetry: false },
   INGEST_FAILED: { status: 500, canRetry: true },
+  INGEST_TYPE_CONFLICT: { status: 400, canRetry: false },
+  INGEST_BROKER_FAILED: { status: 503, canRetry: true },
   // warehouse
   WAREHOUSE_NO_SNAPSHOT: { status: 503, canRetry: true },
   WAREHOUSE_SNAPSHOT_NOT_FOUND: { status: 404, canRetry: false },
@@ -56,6 +58,11 @@ export const errorDefinitions = {
   JOB_NOT_FOUND: { status: 404, canRetry: false },
   JOB_ALREADY_RUNNING: { status: 409, canRetry: true },
   JOB_FAILED: { status: 500, canRetry: true },
+  JOB_OPTIONS_INVALID: { status: 400, canRetry: false },
+  JOB_NOT_CONFIGURED: { status: 501, canRetry: false },
+  JOB_LEASE_LOST: { status: 409, canRetry: false },
+  JOB_ABANDONED: { status: 500, canRetry: true },
+  JOB_SCHEDULE_INVALID: { status: 500, canRetry: false },
   // demo
   DEMO_FAILED: { status: 500, canRetry: false },
   INTERNAL: { status: 500, canRetry: false },

@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
+import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
 import { ColdpipeError, messageOf, type ErrorCode } from '../errors.ts'
 
 export type SqlParam = string | number | bigint | boolean | null | Date
@@ -27,9 +27,27 @@ export interface Database {
   all<Row = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<Row[]>
   /** Rows as JSON-safe values: BIGINT and DECIMAL as exact strings, temporals as ISO-like strings. */
   queryJson(sql: string, params?: SqlParams): Promise<QueryResult>
+  /**
+   * Like queryJson, but stops reading after `maxRows` rows (streaming), so a huge result is never
+   * materialized; `truncated` says whether more rows existed.
+   */
+  queryJsonUpTo(sql: string, maxRows: number, params?: SqlParams): Promise<QueryResult & { truncated: boolean }>
+  /** How many statements `sql` holds and the kind of the first (`SELECT`, `COPY`, `ATTACH`, ...), without running it. */
+  inspectStatements(sql: string): Promise<StatementsInfo>
+  /**
+   * Another connection to the same open database (shares its cache and settings), for running queries
+   * concurrently; closing it leaves this one open.
+   */
+  connect(): Promise<Database>
   /** Interrupts whatever this connection is running (used for query time limits). */
   interrupt(): void
   close(): void
+}
+
+export interface StatementsInfo {
+  count: number
+  /** DuckDB's statement type name of the first statement, e.g. `SELECT`, `VARIABLE_SET`. */
+  firstKind: string
 }
 
 export interface OpenDatabaseOptions {
@@ -67,6 +85,8 @@ class DuckDbDatabase implements Database {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     private readonly errorCode: ErrorCode,
+    /** False for connections made by connect(): closing them must not close the shared instance. */
+    private readonly ownsInstance = true,
   ) {}
 
   private wrap(error: unknown, sql: string): ColdpipeError {
@@ -106,13 +126,51 @@ class DuckDbDatabase implements Database {
     }
   }
 
+  async queryJsonUpTo(sql: string, maxRows: number, params?: SqlParams): Promise<QueryResult & { truncated: boolean }> {
+    try {
+      const reader = await this.connection.streamAndReadUntil(sql, maxRows + 1, toDuckValues(params))
+      const names = reader.columnNames()
+      const types = reader.columnTypes()
+      const rows = reader.getRowObjectsJson() as Record<string, unknown>[]
+      return {
+        columns: names.map((name, i) => ({ name, type: String(types[i]) })),
+        rows: rows.length > maxRows ? rows.slice(0, maxRows) : rows,
+        truncated: rows.length > maxRows,
+      }
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+  }
+
+  async inspectStatements(sql: string): Promise<StatementsInfo> {
+    try {
+      const extracted = await this.connection.extractStatements(sql)
+      if (extracted.count === 0) return { count: 0, firstKind: 'INVALID' }
+      const prepared = await extracted.prepare(0)
+      const kind = StatementType[prepared.statementType] ?? String(prepared.statementType)
+      prepared.destroySync()
+      return { count: extracted.count, firstKind: kind }
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+  }
+
+  async connect(): Promise<Database> {
+    try {
+      const connection = await this.instance.connect()
+      return new DuckDbDatabase(this.path, this.readOnly, this.instance, connection, this.errorCode, false)
+    } catch (error) {
+      throw this.wrap(error, '(connect)')
+    }
+  }
+
   interrupt(): void {
     this.connection.interrupt()
   }
 
   close(): void {
     this.connection.closeSync()
-    this.instance.closeSync()
+    if (this.ownsInstance) this.instance.closeSync()
   }
 }
 
@@ -123,12 +181,16 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
   if (options.memoryLimit) settings.memory_limit = options.memoryLimit
   if (options.threads) settings.threads = String(options.threads)
   const errorCode = options.errorCode ?? 'WAREHOUSE_QUERY_FAILED'
+  // A locked configuration would refuse the TimeZone below, so the lock is applied after it.
+  const lockConfiguration = settings.lock_configuration === 'true'
+  delete settings.lock_configuration
   try {
     const instance = await DuckDBInstance.create(path, settings)
     const connection = await instance.connect()
     // TimeZone belongs to the built-in icu extension, so it cannot be a start-up option; UTC keeps
     // timestamptz text identical on every machine.
     await connection.run("SET GLOBAL TimeZone = 'UTC'")
+    if (lockConfiguration) await connection.run('SET lock_configuration = true')
     return new DuckDbDatabase(path, readOnly, instance, connection, errorCode)
   } catch (error) {
     throw new ColdpipeError(errorCode, `cannot open DuckDB database ${path}: ${messageOf(error)}`, {

@@ -9,4 +9,5 @@ export {
   type QueryResult,
   type SqlParam,
   type SqlParams,
+  type StatementsInfo,
 } from './duckdb-database.ts'

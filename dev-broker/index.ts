@@ -1,0 +1,6 @@
+export { startDevBroker, type DevBroker, type DevBrokerOptions } from './src/server/broker.ts'
+export { runDevBrokerCli, type DevBrokerCliOptions } from './src/cli/run-dev-broker-cli.ts'
+export { DevBrokerError, isDevBrokerError, type DevBrokerErrorCode } from './src/errors/dev-broker-error.ts'
+export { KafkaErrorCode } from './src/errors/kafka-error-code.ts'
+export { encodeRecordBatch, decodeRecordBatch, type DecodedRecord, type KafkaRecord } from './src/records/record-batch.ts'
+export { crc32c } from './src/records/crc32c.ts'
