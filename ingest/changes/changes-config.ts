@@ -8,6 +8,8 @@ export const changesDefaults = {
   flushMaxAgeMs: 10_000,
   sessionTimeoutMs: 30_000,
   maxBufferedBytes: 256 * 1024 * 1024,
+  pauseAfterFlushMs: 30_000,
+  progressIntervalMs: 30_000,
 } as const
 
 export const ChangeTopicSchema = Type.Object(
@@ -35,6 +37,10 @@ export const ChangesConfigSchema = Type.Object(
     flushMaxAgeMs: Type.Integer({ minimum: 1, default: changesDefaults.flushMaxAgeMs }),
     sessionTimeoutMs: Type.Integer({ minimum: 1000, default: changesDefaults.sessionTimeoutMs }),
     maxBufferedBytes: Type.Integer({ minimum: 1, default: changesDefaults.maxBufferedBytes }),
+    /** A flush still running after this long pauses consumption until it finishes (a slow lake). */
+    pauseAfterFlushMs: Type.Integer({ minimum: 1, default: changesDefaults.pauseAfterFlushMs }),
+    /** How often the running counters are logged. */
+    progressIntervalMs: Type.Integer({ minimum: 100, default: changesDefaults.progressIntervalMs }),
     /** Passed through to kafkajs as-is. */
     ssl: Type.Optional(Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())])),
     sasl: Type.Optional(

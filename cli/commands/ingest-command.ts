@@ -1,0 +1,41 @@
+import type { RegisterCommand } from '../command-context.ts'
+import { ColdpipeError } from '../../core/errors.ts'
+import { createMetricsRegistry } from '../../core/metrics.ts'
+import { startChangeIngest } from '../../ingest/changes/index.ts'
+
+/**
+ * `coldpipe ingest`: consumes the configured change topics into the lake until SIGTERM/SIGINT, then
+ * flushes, commits and leaves the consumer group (through the shutdown hooks).
+ */
+export const registerIngestCommand: RegisterCommand = (program, context) => {
+  program
+    .command('ingest')
+    .description('consume Kafka change topics (Debezium envelopes, integration events) into the lake, exactly once, until stopped')
+    .option('--group <id>', 'consumer group id (overrides changes.groupId)')
+    .action(async (options: { group?: string }) => {
+      const config = context.config()
+      if (!config.changes) {
+        throw new ColdpipeError('CONFIG_INVALID', `${context.configPath()}: changes: is required for coldpipe ingest (brokers, groupId, topics)`, {
+          context: { path: 'changes' },
+        })
+      }
+      const changes = options.group ? { ...config.changes, groupId: options.group } : config.changes
+      let fatal: Error | undefined
+      const ingest = await startChangeIngest({
+        config: changes,
+        lakeRoot: config.lake,
+        logger: context.logger,
+        metrics: createMetricsRegistry(),
+        onFatal: (error) => {
+          fatal = error
+          process.kill(process.pid, 'SIGTERM')
+        },
+      })
+      context.onShutdown(async () => {
+        await ingest.stop()
+        if (fatal) process.exitCode = 1
+      })
+      // Runs until a signal; the shutdown hook above flushes, commits and leaves the group.
+      await new Promise<never>(() => undefined)
+    })
+}

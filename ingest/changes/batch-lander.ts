@@ -1,0 +1,380 @@
+import { rm } from 'node:fs/promises'
+import type { Logger } from '../../core/logger.ts'
+import { quoteLiteral, type Database } from '../../core/duckdb/index.ts'
+import { ColdpipeError } from '../../core/errors.ts'
+import {
+  CommitLog,
+  encodePayload,
+  tempFileIn,
+  writeDeadLetters,
+  writeParquetToLake,
+  type Commit,
+  type DeadLetter,
+  type LakeFile,
+  type Watermark,
+} from '../../lake/index.ts'
+import {
+  DebeziumDecoder,
+  DecodeError,
+  decodeIntegrationEvent,
+  nativeChangePlan,
+  typeChangeBatch,
+  typeEventBatch,
+  type ColumnSpec,
+  type DecodedChange,
+  type DecodedEvent,
+  type TypedField,
+  type RecordCoordinates,
+  type TypedBatch,
+} from '../../transform/index.ts'
+import type { ChangeRecord } from './change-record.ts'
+import type { ChangeTopicConfig } from './changes-config.ts'
+import { closeLine, selectFromNdjson, writeChunks, writeLines } from './ndjson-file.ts'
+import { TableTypesState } from './table-types-state.ts'
+
+export interface LandOutcome {
+  topic: string
+  partition: number
+  /** The offset range this landing covers (consumed records, whether landed, skipped or dead). */
+  firstOffset: string
+  lastOffset: string
+  rows: number
+  tombstones: number
+  deadLetters: number
+  /** Dead letters by error code. */
+  deadLetterCodes: Record<string, number>
+  /** Records at or below the lake's watermark, already landed by an earlier run. */
+  skipped: number
+  /** The lake commit (undefined when every record was already landed). */
+  commit?: Commit
+  duplicate: boolean
+}
+
+export function watermarkKey(topic: string, partition: number): string {
+  return `kafka:${topic}:${partition}`
+}
+
+export function tableOf(topic: ChangeTopicConfig): string {
+  return topic.table ?? (topic.format === 'integration-event' ? 'events' : topic.topic.split('.').pop()!)
+}
+
+function pad(offset: string): string {
+  return offset.padStart(20, '0')
+}
+
+/** Keeps the lake's Kafka watermarks up to date by reading only the commits added since the last look. */
+class WatermarkView {
+  private seenVersion = -1
+  private marks = new Map<string, Watermark>()
+
+  constructor(private readonly log: CommitLog) {}
+
+  async position(key: string): Promise<bigint | undefined> {
+    await this.log.refresh()
+    for (const commit of this.log.since(this.seenVersion)) {
+      for (const mark of commit.watermarks) this.marks.set(mark.key, mark)
+      this.seenVersion = commit.version
+    }
+    const position = this.marks.get(key)?.position
+    return position === null || position === undefined ? undefined : BigInt(position)
+  }
+}
+
+/** A batch ready to land: how many rows, their columns, and how to write them as Parquet. */
+interface Prepared {
+  typing: 'js' | 'duckdb'
+  rows: number
+  columns: ColumnSpec[]
+  tombstones: number
+  letters: DeadLetter[]
+  newestSourceMs: number
+  tableTypes: Record<string, string> | undefined
+  write(path: string): Promise<number>
+  cleanup(): Promise<void>
+}
+
+interface Decoded {
+  changes: { change: DecodedChange; at: RecordCoordinates }[]
+  events: { event: DecodedEvent; at: RecordCoordinates }[]
+  /** Index into the changes/events list → index of the record it came from. */
+  recordIndex: number[]
+  tombstones: number
+  letters: DeadLetter[]
+  newestSourceMs: number
+}
+
+/**
+ * Lands one topic-partition offset range: decodes and types the records, quarantines what cannot be
+ * landed, writes one Parquet file named after the range, and commits it to the lake with the range's
+ * idempotency key and the partition's watermark. Records at or below the watermark are skipped, so a
+ * replay that does not align with earlier batch boundaries still lands each record once.
+ */
+export class BatchLander {
+  private readonly watermarks: WatermarkView
+  private readonly types: TableTypesState
+  private readonly decoders = new Map<string, DebeziumDecoder>()
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: CommitLog,
+    private readonly runId: string,
+    private readonly logger: Logger,
+    /** Type schema'd Debezium batches in DuckDB when they qualify (tests turn it off to cover the JavaScript way). */
+    private readonly nativeTyping = true,
+  ) {
+    this.watermarks = new WatermarkView(log)
+    this.types = new TableTypesState(log.layout)
+  }
+
+  /** The last offset landed for a partition, or undefined when nothing has been. */
+  landedPosition(topic: string, partition: number): Promise<bigint | undefined> {
+    return this.watermarks.position(watermarkKey(topic, partition))
+  }
+
+  async land(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[]): Promise<LandOutcome> {
+    if (batch.length === 0) throw new ColdpipeError('INTERNAL', 'land() needs at least one record', { context: { topic: config.topic, partition } })
+    const topic = config.topic
+    const landed = await this.landedPosition(topic, partition)
+    const records = landed === undefined ? batch : batch.filter((r) => BigInt(r.offset) > landed)
+    const skipped = batch.length - records.length
+    const base = { topic, partition, tombstones: 0, deadLetters: 0, deadLetterCodes: {}, rows: 0, skipped, duplicate: false }
+    if (records.length === 0) return { ...base, firstOffset: batch[0]!.offset, lastOffset: batch.at(-1)!.offset }
+    const firstOffset = records[0]!.offset
+    const lastOffset = records.at(-1)!.offset
+    const idempotencyKey = `changes:${topic}:${partition}:${firstOffset}-${lastOffset}`
+    const existing = this.log.findByKey(idempotencyKey)
+    if (existing) return { ...base, firstOffset, lastOffset, commit: existing, duplicate: true }
+
+    const service = config.service
+    const table = tableOf(config)
+    const date = new Date(Number(records[0]!.timestamp)).toISOString().slice(0, 10)
+    const path = this.log.layout.changeFile({ service, table, date, topic, partition, firstOffset, lastOffset })
+    let prepared = (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records) : undefined) ?? (await this.prepareInJs(config, records))
+    let bytes: number | undefined
+    if (prepared.typing === 'duckdb') {
+      try {
+        bytes = await prepared.write(path)
+      } catch (error) {
+        // Anything DuckDB refuses (a value that does not convert, a missing op) is sorted out record by record in JavaScript.
+        this.logger.debug({ err: error, topic, partition }, 'DuckDB-side typing declined the batch; typing in JavaScript')
+        await prepared.cleanup()
+        prepared = await this.prepareInJs(config, records)
+      }
+    }
+    const name = `${topic}~${partition}~${pad(firstOffset)}-${pad(lastOffset)}`
+    try {
+      if (prepared.letters.length > 0) {
+        prepared.letters.sort((a, b) => Number(BigInt(a.source.offset as string) - BigInt(b.source.offset as string)))
+        await writeDeadLetters(this.log.layout, { service, table, name }, prepared.letters)
+        for (const letter of prepared.letters) {
+          this.logger.warn({ topic, partition, offset: letter.source.offset, code: letter.code, reason: letter.reason }, 'change event quarantined to dead letters')
+        }
+      }
+      const add: LakeFile[] = []
+      if (prepared.rows > 0) {
+        bytes ??= await prepared.write(path)
+        add.push({
+          path,
+          service,
+          table,
+          origin: 'changes',
+          rows: prepared.rows,
+          bytes,
+          columns: prepared.columns.map((c) => ({ name: c.name, type: c.type })),
+          ...(config.key ? { key: config.key } : {}),
+          topic,
+          partition,
+          firstOffset,
+          lastOffset,
+        })
+        if (prepared.tableTypes) await this.types.merge(service, table, prepared.tableTypes)
+      }
+      const newest = prepared.newestSourceMs > 0 ? prepared.newestSourceMs : Math.max(...records.map((r) => Number(r.timestamp)))
+      const result = await this.log.commit({
+        kind: 'changes',
+        runId: this.runId,
+        idempotencyKey,
+        add,
+        watermarks: [{ key: watermarkKey(topic, partition), service, table, kind: 'kafka-offset', position: lastOffset, asOf: new Date(newest).toISOString() }],
+        info: { records: records.length, rows: prepared.rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
+      })
+      return {
+        ...base,
+        firstOffset,
+        lastOffset,
+        rows: prepared.rows,
+        tombstones: prepared.tombstones,
+        deadLetters: prepared.letters.length,
+        deadLetterCodes: prepared.letters.reduce<Record<string, number>>((acc, l) => ({ ...acc, [l.code]: (acc[l.code] ?? 0) + 1 }), {}),
+        commit: result.commit,
+        duplicate: result.duplicate,
+      }
+    } finally {
+      await prepared.cleanup()
+    }
+  }
+
+  /** Decodes and types in JavaScript: every format, every Connect type, per-record dead letters. */
+  private async prepareInJs(config: ChangeTopicConfig, records: ChangeRecord[]): Promise<Prepared> {
+    const decoded = this.decode(config, records)
+    let typed: TypedBatch
+    if (config.format === 'debezium') {
+      const known = await this.types.read(config.service, tableOf(config))
+      typed = typeChangeBatch(decoded.changes, known)
+      for (const reject of typed.rejected) {
+        const record = records[decoded.recordIndex[reject.index]!]!
+        decoded.letters.push(this.letter(record, reject.reason, 'INGEST_TYPE_CONFLICT'))
+      }
+    } else {
+      typed = typeEventBatch(decoded.events)
+    }
+    return {
+      typing: 'js',
+      rows: typed.rows.length,
+      columns: typed.columns,
+      tombstones: decoded.tombstones,
+      letters: decoded.letters,
+      newestSourceMs: decoded.newestSourceMs,
+      tableTypes: config.format === 'debezium' ? typed.tableTypes : undefined,
+      write: (path) => this.writeParquet(typed, path),
+      cleanup: async () => undefined,
+    }
+  }
+
+  /**
+   * The fast way for the common case, a batch of envelopes that all carry one already-seen schema whose
+   * fields SQL converts exactly: payload text goes to DuckDB unparsed. Undefined (nothing written) when
+   * the batch does not qualify or DuckDB finds anything odd, so the JavaScript way decides per record.
+   */
+  private async prepareNative(config: ChangeTopicConfig, partition: number, records: ChangeRecord[]): Promise<Prepared | undefined> {
+    const decoder = this.decoder(config.topic)
+    let fields: TypedField[] | undefined
+    let tombstones = 0
+    const lines: Buffer[] = []
+    let rows = 0
+    for (const record of records) {
+      if (record.value === null) {
+        tombstones++
+        continue
+      }
+      let match = decoder.matchKnownSchemaBytes(record.value)
+      if (!match && fields === undefined) {
+        try {
+          decoder.decode(record.value.toString('utf8')) // learns the schema
+        } catch {
+          return undefined
+        }
+        match = decoder.matchKnownSchemaBytes(record.value)
+      }
+      if (!match?.fields || (fields !== undefined && match.fields !== fields)) return undefined
+      fields = match.fields
+      rows++
+      const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8'))
+      // The payload bytes go to the file as they are: no decoding, no parsing in JavaScript.
+      lines.push(Buffer.from(`{"o":${record.offset},"ts":${record.timestamp},"k":${key},"h":${JSON.stringify(record.headers)},"p":`), record.value.subarray(match.payloadStart, match.payloadEnd), closeLine)
+    }
+    if (!fields || rows === 0) return undefined
+    // Built per batch (cheap): the plan embeds this batch's topic and partition as constants.
+    const plan = nativeChangePlan(fields, config.topic, partition)
+    if (!plan) return undefined
+    const layout = this.log.layout
+    const temp = tempFileIn(layout.tmpDir, '.ndjson')
+    await writeChunks(temp, lines)
+    const prepared: Prepared = {
+      typing: 'duckdb',
+      rows,
+      columns: plan.columns,
+      tombstones,
+      letters: [],
+      newestSourceMs: 0,
+      tableTypes: Object.fromEntries(fields.map((f) => [f.spec.name, f.spec.type])),
+      // One pass: read_json → typed columns → Parquet. An invalid envelope makes the statement fail, and
+      // land() then types the batch in JavaScript instead.
+      write: async (path) => {
+        const select =
+          `SELECT ${plan.selectList} FROM (` +
+          `SELECT p, CASE WHEN p.op = 'd' THEN p."before" ELSE p."after" END AS r, o, ts, k, h FROM read_json(${quoteLiteral(temp)}, format = 'newline_delimited', columns = ${plan.lineColumns})` +
+          `) WHERE CASE WHEN ${plan.invalidCondition} THEN error('not a valid change envelope') ELSE true END`
+        const written = await writeParquetToLake(this.db, layout, select, path)
+        const [check] = await this.db.all<{ n: bigint; newest: bigint | null }>(
+          `SELECT count(*) AS n, max(_cp_ts_ms) AS newest FROM read_parquet(${quoteLiteral(layout.absolute(path))})`,
+        )
+        if (!check || Number(check.n) !== rows) {
+          throw new ColdpipeError('INGEST_FAILED', `DuckDB-side typing wrote ${check?.n ?? 0} rows for ${rows} envelopes`, { context: { topic: config.topic, partition, path } })
+        }
+        prepared.newestSourceMs = check.newest === null ? 0 : Number(check.newest)
+        return written.bytes
+      },
+      cleanup: () => rm(temp, { force: true }),
+    }
+    return prepared
+  }
+
+  private decoder(topic: string): DebeziumDecoder {
+    let decoder = this.decoders.get(topic)
+    if (!decoder) this.decoders.set(topic, (decoder = new DebeziumDecoder()))
+    return decoder
+  }
+
+  private decode(config: ChangeTopicConfig, records: ChangeRecord[]): Decoded {
+    const out: Decoded = { changes: [], events: [], recordIndex: [], tombstones: 0, letters: [], newestSourceMs: 0 }
+    const decoder = this.decoder(config.topic)
+    records.forEach((record, index) => {
+      const at: RecordCoordinates = {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key === null ? null : record.key.toString('utf8'),
+        timestampMs: Number(record.timestamp),
+        headers: record.headers,
+      }
+      const text = record.value === null ? null : record.value.toString('utf8')
+      try {
+        if (config.format === 'debezium') {
+          const change = decoder.decode(text)
+          if (change.kind === 'tombstone') {
+            out.tombstones++
+            return
+          }
+          out.changes.push({ change, at })
+          if (change.tsMs !== null && change.tsMs > out.newestSourceMs) out.newestSourceMs = change.tsMs
+        } else {
+          const fallbackType = record.headers.eventType ?? record.headers.type
+          const event = decodeIntegrationEvent(text, new Date(at.timestampMs).toISOString(), fallbackType)
+          out.events.push({ event, at })
+          const ms = Date.parse(event.occurredAt)
+          if (ms > out.newestSourceMs) out.newestSourceMs = ms
+        }
+        out.recordIndex.push(index)
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error
+        out.letters.push(this.letter(record, error.message, 'INGEST_DECODE_FAILED'))
+      }
+    })
+    return out
+  }
+
+  private letter(record: ChangeRecord, reason: string, code: string): DeadLetter {
+    return {
+      reason,
+      code,
+      source: { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key === null ? null : record.key.toString('utf8') },
+      ...encodePayload(record.value),
+      // The record's own time, not the wall clock, so a replay rewrites the same dead-letter file.
+      at: new Date(Number(record.timestamp)).toISOString(),
+    }
+  }
+
+  /** NDJSON in the lake's scratch folder, read by DuckDB with explicit column types, copied to Parquet. */
+  private async writeParquet(typed: TypedBatch, path: string): Promise<number> {
+    const layout = this.log.layout
+    const temp = tempFileIn(layout.tmpDir, '.ndjson')
+    try {
+      await writeLines(temp, typed.rows.map((row) => JSON.stringify(row)))
+      const written = await writeParquetToLake(this.db, layout, selectFromNdjson(temp, typed.columns), path)
+      return written.bytes
+    } finally {
+      await rm(temp, { force: true })
+    }
+  }
+}

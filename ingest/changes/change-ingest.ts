@@ -1,0 +1,355 @@
+import { Registry } from 'prom-client'
+import { openDatabase, type Database } from '../../core/duckdb/index.ts'
+import { ColdpipeError, messageOf } from '../../core/errors.ts'
+import { newRunId, type Logger } from '../../core/logger.ts'
+import { CommitLog } from '../../lake/index.ts'
+import { BatchLander, type LandOutcome } from './batch-lander.ts'
+import { recordBytes, type ChangeRecord } from './change-record.ts'
+import { changesDefaults, type ChangesConfig, type ChangeTopicConfig } from './changes-config.ts'
+import { IngestMetrics } from './ingest-metrics.ts'
+import { createKafkaSource, type ChangeSource, type TopicPartition } from './kafka-source.ts'
+
+/** ChangesConfig as callers may write it: settings with defaults can be left out. */
+export type ChangesConfigInput = Omit<ChangesConfig, keyof typeof changesDefaults> & Partial<Pick<ChangesConfig, keyof typeof changesDefaults>>
+
+export interface StartChangeIngestOptions {
+  config: ChangesConfigInput
+  lakeRoot: string
+  logger: Logger
+  metrics?: Registry
+  /**
+   * Called after a batch is durably committed to the lake and before its offsets are committed to
+   * Kafka; a returned promise is awaited (so a slow callback is a slow sink).
+   */
+  onCommitted?: (landed: LandOutcome) => void | Promise<void>
+  /** Called when ingest stops on an error it cannot get past (the consumer is closed). */
+  onFatal?: (error: Error) => void
+  /** The Kafka side; defaults to a kafkajs consumer group from `config`. Tests may pass their own. */
+  source?: ChangeSource
+}
+
+export interface ChangeIngestStats {
+  runId: string
+  received: number
+  rowsLanded: number
+  tombstones: number
+  deadLetters: number
+  /** Records at or below the lake watermark (landed before) or re-delivered after a rebalance. */
+  replaySkipped: number
+  /** Buffered records dropped at a rebalance; Kafka re-delivers them from the committed offset. */
+  droppedOnRebalance: number
+  files: number
+  flushes: number
+  pauses: number
+  resumes: number
+  paused: boolean
+  bufferedBytes: number
+  bufferedBytesHighWater: number
+  assigned: TopicPartition[]
+}
+
+export interface ChangeIngest {
+  /** Flushes what is buffered, commits it (lake, then Kafka offsets), leaves the group. */
+  stop(): Promise<void>
+  stats(): ChangeIngestStats
+  readonly runId: string
+}
+
+interface PartitionState {
+  topic: ChangeTopicConfig
+  partition: number
+  records: ChangeRecord[]
+  bytes: number
+  firstBufferedAt: number
+  /** Highest offset buffered or landed in this generation; anything at or below it is a re-delivery. */
+  seenThrough: bigint | undefined
+  /** Set once the lake watermark has been read for this generation. */
+  generation: number
+  flushing: Promise<void>
+  flushStartedAt: number | undefined
+  inFlightBytes: number
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`
+}
+
+/**
+ * Consumes change topics with a consumer group and lands them in the lake exactly once:
+ * per topic-partition buffers are flushed as one Parquet file per offset range, committed to the lake
+ * (idempotency key and watermark per range), and only then are the offsets committed to Kafka.
+ */
+export async function startChangeIngest(options: StartChangeIngestOptions): Promise<ChangeIngest> {
+  const config: ChangesConfig = { ...changesDefaults, ...options.config } as ChangesConfig
+  const runId = newRunId('ingest')
+  const logger = options.logger.child({ runId, component: 'change-ingest' })
+  const metrics = new IngestMetrics(options.metrics ?? new Registry())
+  const topics = new Map(config.topics.map((t) => [t.topic, t]))
+  const log = await CommitLog.open(options.lakeRoot)
+  const db: Database = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED' })
+  const lander = new BatchLander(db, log, runId, logger)
+  const source = options.source ?? createKafkaSource(config, logger)
+
+  const partitions = new Map<string, PartitionState>()
+  let generation = 0
+  let assigned: TopicPartition[] = []
+  let paused = false
+  let stopping = false
+  let fatal: Error | undefined
+  const counters = { received: 0, rowsLanded: 0, tombstones: 0, deadLetters: 0, replaySkipped: 0, droppedOnRebalance: 0, files: 0, flushes: 0, pauses: 0, resumes: 0, highWater: 0 }
+
+  const bufferedBytes = (): number => {
+    let total = 0
+    for (const state of partitions.values()) total += state.bytes + state.inFlightBytes
+    return total
+  }
+  const noteBuffered = (): void => {
+    const now = bufferedBytes()
+    if (now > counters.highWater) counters.highWater = now
+    metrics.bufferedBytes.set(now)
+  }
+
+  const fail = (error: unknown): void => {
+    if (fatal) return
+    fatal = error instanceof Error ? error : new Error(String(error))
+    logger.error({ err: fatal }, 'change ingest stopped on an error; offsets after the last landed batch stay uncommitted')
+    void source.close().catch(() => undefined)
+    options.onFatal?.(fatal)
+  }
+
+  const slowFlush = (): boolean => {
+    const now = Date.now()
+    for (const state of partitions.values()) {
+      if (state.flushStartedAt !== undefined && now - state.flushStartedAt > config.pauseAfterFlushMs) return true
+    }
+    return false
+  }
+
+  /** Pauses every assigned partition when landing falls behind; resumes once it has caught up. */
+  const applyBackPressure = (): void => {
+    const bytes = bufferedBytes()
+    if (!paused && (bytes > config.maxBufferedBytes || slowFlush())) {
+      paused = true
+      counters.pauses++
+      metrics.pauses.inc({ reason: bytes > config.maxBufferedBytes ? 'buffered_bytes' : 'slow_flush' })
+      source.pause(assigned)
+      logger.info({ bufferedBytes: bytes }, 'landing behind: consumption paused')
+      // Buffers already full are flushed now rather than waiting for their age.
+      for (const state of partitions.values()) if (state.records.length > 0) scheduleFlush(state)
+    } else if (paused && !stopping && bytes <= config.maxBufferedBytes / 2 && !slowFlush()) {
+      paused = false
+      counters.resumes++
+      source.resume(assigned)
+      logger.info({ bufferedBytes: bytes }, 'landing caught up: consumption resumed')
+    }
+  }
+
+  const land = async (state: PartitionState, batch: ChangeRecord[], batchGeneration: number): Promise<void> => {
+    let outcome: LandOutcome | undefined
+    for (let attempt = 1; ; attempt++) {
+      try {
+        outcome = await lander.land(state.topic, state.partition, batch)
+        break
+      } catch (error) {
+        const canRetry = !(error instanceof ColdpipeError) || error.canRetry
+        if (!canRetry || attempt >= 5) throw error
+        logger.warn({ err: error, topic: state.topic.topic, partition: state.partition, attempt }, 'landing failed; retrying')
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt))
+      }
+    }
+    counters.flushes++
+    const topic = state.topic.topic
+    if (outcome.skipped > 0) {
+      counters.replaySkipped += outcome.skipped
+      metrics.records.inc({ topic, outcome: 'replay_skipped' }, outcome.skipped)
+    }
+    if (outcome.commit && !outcome.duplicate) {
+      counters.rowsLanded += outcome.rows
+      counters.tombstones += outcome.tombstones
+      counters.deadLetters += outcome.deadLetters
+      if (outcome.commit.add.length > 0) {
+        counters.files++
+        metrics.files.inc({ topic })
+      }
+      metrics.records.inc({ topic, outcome: 'landed' }, outcome.rows)
+      metrics.records.inc({ topic, outcome: 'tombstone' }, outcome.tombstones)
+      if (outcome.deadLetters > 0) {
+        metrics.records.inc({ topic, outcome: 'dead_letter' }, outcome.deadLetters)
+        for (const [code, count] of Object.entries(outcome.deadLetterCodes)) metrics.deadLetters.inc({ topic, code }, count)
+      }
+      await options.onCommitted?.(outcome)
+    }
+    // Offsets after durability: the lake commit above is on disk before Kafka hears of it.
+    if (batchGeneration !== generation) return // the partition may have moved; the lake watermark covers it
+    const next = String(BigInt(batch.at(-1)!.offset) + 1n)
+    try {
+      await source.commit([{ topic, partition: state.partition, offset: next }])
+    } catch (error) {
+      // Harmless: the batch is in the lake and its watermark makes a re-delivery a no-op.
+      logger.warn({ err: error, topic, partition: state.partition, offset: next }, 'offset commit failed after landing; replay will skip landed records')
+    }
+  }
+
+  const scheduleFlush = (state: PartitionState): void => {
+    if (state.records.length === 0) return
+    const batch = state.records
+    const bytes = state.bytes
+    const batchGeneration = generation
+    state.records = []
+    state.bytes = 0
+    state.inFlightBytes += bytes
+    state.flushing = state.flushing.then(async () => {
+      if (fatal) return
+      state.flushStartedAt = Date.now()
+      try {
+        await land(state, batch, batchGeneration)
+      } catch (error) {
+        fail(error)
+      } finally {
+        state.flushStartedAt = undefined
+        state.inFlightBytes -= bytes
+        noteBuffered()
+        applyBackPressure()
+      }
+    })
+  }
+
+  const stateFor = (topic: string, partition: number): PartitionState => {
+    const key = tpKey(topic, partition)
+    let state = partitions.get(key)
+    if (!state) {
+      const topicConfig = topics.get(topic)
+      if (!topicConfig) throw new ColdpipeError('INTERNAL', `received records of topic ${topic}, which is not configured`, { context: { topic } })
+      state = { topic: topicConfig, partition, records: [], bytes: 0, firstBufferedAt: 0, seenThrough: undefined, generation: -1, flushing: Promise.resolve(), flushStartedAt: undefined, inFlightBytes: 0 }
+      partitions.set(key, state)
+    }
+    return state
+  }
+
+  /** Forgets what is buffered (not what is being landed): Kafka re-delivers it from the committed offset. */
+  const dropBuffers = (): void => {
+    generation++
+    for (const state of partitions.values()) {
+      if (state.records.length > 0) {
+        counters.droppedOnRebalance += state.records.length
+        state.records = []
+        state.bytes = 0
+      }
+      state.generation = -1
+    }
+    noteBuffered()
+  }
+
+  const onBatch = async (records: ChangeRecord[]): Promise<void> => {
+    if (stopping || fatal) return // not buffered, not committed: the next owner gets them
+    const first = records[0]!
+    const state = stateFor(first.topic, first.partition)
+    if (state.generation !== generation) {
+      const myGeneration = generation
+      const landed = await lander.landedPosition(first.topic, first.partition)
+      if (myGeneration !== generation) return
+      state.generation = generation
+      state.seenThrough = landed
+    }
+    for (const record of records) {
+      counters.received++
+      const offset = BigInt(record.offset)
+      if (state.seenThrough !== undefined && offset <= state.seenThrough) {
+        counters.replaySkipped++
+        metrics.records.inc({ topic: record.topic, outcome: 'replay_skipped' })
+        continue
+      }
+      state.seenThrough = offset
+      if (state.records.length === 0) state.firstBufferedAt = Date.now()
+      state.records.push(record)
+      state.bytes += recordBytes(record)
+      if (state.records.length >= config.flushMaxRows || state.bytes >= config.flushMaxBytes) scheduleFlush(state)
+    }
+    noteBuffered()
+    applyBackPressure()
+  }
+
+  const tick = (): void => {
+    const now = Date.now()
+    for (const state of partitions.values()) {
+      if (state.records.length > 0 && now - state.firstBufferedAt >= config.flushMaxAgeMs) scheduleFlush(state)
+    }
+    applyBackPressure()
+  }
+  const timer = setInterval(tick, Math.max(20, Math.min(1_000, Math.floor(config.flushMaxAgeMs / 4))))
+  const progress = setInterval(() => {
+    const now = stats()
+    logger.info(now, 'change ingest progress')
+    if (process.stderr.isTTY) {
+      process.stderr.write(`\ringest: ${now.rowsLanded} rows landed, ${now.deadLetters} dead letters, ${now.files} files, ${Math.round(now.bufferedBytes / 1024)} KiB buffered${now.paused ? ' (paused)' : ''}   `)
+    }
+  }, config.progressIntervalMs)
+  timer.unref()
+  progress.unref()
+
+  const stats = (): ChangeIngestStats => ({
+    runId,
+    received: counters.received,
+    rowsLanded: counters.rowsLanded,
+    tombstones: counters.tombstones,
+    deadLetters: counters.deadLetters,
+    replaySkipped: counters.replaySkipped,
+    droppedOnRebalance: counters.droppedOnRebalance,
+    files: counters.files,
+    flushes: counters.flushes,
+    pauses: counters.pauses,
+    resumes: counters.resumes,
+    paused,
+    bufferedBytes: bufferedBytes(),
+    bufferedBytesHighWater: counters.highWater,
+    assigned: [...assigned],
+  })
+
+  try {
+    await source.start({
+      onBatch,
+      onRebalancing: () => {
+        logger.info('group rebalancing: dropping unlanded buffers (Kafka re-delivers them)')
+        dropBuffers()
+      },
+      onAssigned: (partitionsNow) => {
+        dropBuffers()
+        assigned = partitionsNow
+        const keep = new Set(partitionsNow.map((p) => tpKey(p.topic, p.partition)))
+        for (const [key, state] of partitions) if (!keep.has(key) && state.inFlightBytes === 0) partitions.delete(key)
+        if (paused) source.pause(assigned)
+        logger.info({ assigned: partitionsNow }, 'partitions assigned')
+      },
+      onCrash: (error) => fail(new ColdpipeError('INGEST_BROKER_FAILED', `Kafka consumer crashed: ${messageOf(error)}`, { cause: error })),
+    })
+  } catch (error) {
+    clearInterval(timer)
+    clearInterval(progress)
+    db.close()
+    throw new ColdpipeError('INGEST_BROKER_FAILED', `cannot start the Kafka consumer for ${config.brokers.join(',')}: ${messageOf(error)}`, {
+      cause: error,
+      context: { brokers: config.brokers, groupId: config.groupId },
+    })
+  }
+  logger.info({ groupId: config.groupId, topics: config.topics.map((t) => t.topic) }, 'change ingest started')
+
+  let stopped: Promise<void> | undefined
+  return {
+    runId,
+    stats,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true
+        clearInterval(timer)
+        clearInterval(progress)
+        source.pause(assigned)
+        for (const state of partitions.values()) scheduleFlush(state)
+        await Promise.all([...partitions.values()].map((s) => s.flushing))
+        await source.close().catch((error: unknown) => logger.warn({ err: error }, 'error while leaving the consumer group'))
+        db.close()
+        logger.info(stats(), 'change ingest stopped')
+      })()
+      return stopped
+    },
+  }
+}

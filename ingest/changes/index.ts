@@ -1,0 +1,7 @@
+export { BatchLander, tableOf, watermarkKey, type LandOutcome } from './batch-lander.ts'
+export { selectFromNdjson } from './ndjson-file.ts'
+export { recordBytes, type ChangeRecord } from './change-record.ts'
+export { startChangeIngest, type ChangeIngest, type ChangeIngestStats, type ChangesConfigInput, type StartChangeIngestOptions } from './change-ingest.ts'
+export { ChangesConfigSchema, ChangeTopicSchema, changesDefaults, type ChangesConfig, type ChangeTopicConfig } from './changes-config.ts'
+export { createKafkaSource, kafkaClientConfig, type ChangeSource, type SourceHandlers, type TopicPartition } from './kafka-source.ts'
+export { TableTypesState } from './table-types-state.ts'

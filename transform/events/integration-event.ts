@@ -1,0 +1,80 @@
+import { DecodeError } from './debezium-envelope.ts'
+
+/** A plain integration event, unwrapped into the lake's event columns. */
+export interface DecodedEvent {
+  kind: 'event'
+  eventId: string
+  eventType: string
+  /** ISO-8601 instant. */
+  occurredAt: string
+  payload: unknown
+}
+
+// Keys compared lower-cased without `_`/`-`, so eventId, event_id, EventId and Id all match.
+const idKeys = ['id', 'eventid']
+const typeKeys = ['type', 'eventtype', 'eventname']
+const timeKeys = ['occurredat', 'occurredon', 'timestamp', 'time', 'creationdate', 'createdat']
+const payloadKeys = ['payload', 'data']
+
+function normalize(key: string): string {
+  return key.toLowerCase().replace(/[_-]/g, '')
+}
+
+function pick(object: Record<string, unknown>, wanted: string[], used: Set<string>): unknown {
+  for (const want of wanted) {
+    for (const key of Object.keys(object)) {
+      if (normalize(key) === want && object[key] !== null && object[key] !== undefined) {
+        used.add(key)
+        return object[key]
+      }
+    }
+  }
+  return undefined
+}
+
+function toInstant(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    // Seconds or milliseconds since the epoch: anything below 1e11 cannot be milliseconds of a recent date.
+    const ms = Math.abs(value) < 1e11 ? value * 1000 : value
+    return new Date(ms).toISOString()
+  }
+  if (typeof value === 'string' && value.length > 0) {
+    const ms = Date.parse(value)
+    if (Number.isNaN(ms)) return undefined
+    // Keep sub-millisecond digits the source wrote; DuckDB parses ISO-8601 with offsets.
+    return /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`
+  }
+  return undefined
+}
+
+/**
+ * Decodes an integration event: JSON with an id, a type, an occurred-at time and a payload (common
+ * spellings accepted). Without a payload field the remaining fields are the payload. A missing time
+ * falls back to `fallbackTime` (the Kafka record time); a missing type to `fallbackType` (a header).
+ */
+export function decodeIntegrationEvent(text: string | null, fallbackTime: string, fallbackType?: string): DecodedEvent {
+  if (text === null) throw new DecodeError('integration event has no value (null)')
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new DecodeError(`value is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DecodeError('integration event is not a JSON object')
+  const object = parsed as Record<string, unknown>
+  const used = new Set<string>()
+  const id = pick(object, idKeys, used)
+  if (typeof id !== 'string' && typeof id !== 'number') throw new DecodeError('integration event has no id (id, eventId)')
+  const type = pick(object, typeKeys, used) ?? fallbackType
+  if (typeof type !== 'string' || type === '') throw new DecodeError('integration event has no type (type, eventType)')
+  const rawTime = pick(object, timeKeys, used)
+  let occurredAt = fallbackTime
+  if (rawTime !== undefined) {
+    const instant = toInstant(rawTime)
+    if (instant === undefined) throw new DecodeError(`integration event time ${JSON.stringify(rawTime)} is not a date-time`)
+    occurredAt = instant
+  }
+  let payload = pick(object, payloadKeys, used)
+  if (payload === undefined) payload = Object.fromEntries(Object.entries(object).filter(([key]) => !used.has(key)))
+  return { kind: 'event', eventId: String(id), eventType: type, occurredAt, payload }
+}

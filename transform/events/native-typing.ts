@@ -1,0 +1,120 @@
+import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
+import type { ColumnSpec, TypedField } from './connect-schema.ts'
+import { changeMetadataColumns } from './batch-typing.ts'
+
+/**
+ * DuckDB-side typing of schema'd Debezium envelopes: read_json parses each payload straight into a
+ * STRUCT and SQL converts Connect encodings (days, micros, decimal bytes, base64) into the same types
+ * typeConnectField gives, so the JSON is never parsed in JavaScript. Only fields whose conversion is
+ * exact in SQL qualify; anything else makes the plan undefined and the batch goes the JavaScript way.
+ */
+export interface NativeChangePlan {
+  /** read_json `columns` for one NDJSON line: {"o", "ts", "k", "h", "p"}. */
+  lineColumns: string
+  /** SELECT list over a subquery exposing `p` (payload), `r` (the row image), `o`, `ts`, `k`, `h`. */
+  selectList: string
+  /** Rows with an op that is not c/u/d/r/t, or no row image where one is needed, fail this check. */
+  invalidCondition: string
+  columns: ColumnSpec[]
+}
+
+const sourceStruct = 'STRUCT(lsn BIGINT, "file" VARCHAR, pos BIGINT, ts_ms BIGINT, "txId" BIGINT, gtid VARCHAR, xid BIGINT)'
+
+function decimalExpr(ref: string, precision: number, scale: number): string {
+  const bytes = `from_base64(${ref})`
+  const unscaled = `(('0x' || hex(${bytes}))::UBIGINT::HUGEINT - CASE WHEN get_bit(${bytes}::BIT, 0) = 1 THEN (1::HUGEINT << (8 * octet_length(${bytes}))) ELSE 0 END)`
+  const factor = scale === 0 ? '' : ` * CAST('0.${'0'.repeat(scale - 1)}1' AS DECIMAL(${scale + 1},${scale}))`
+  return `CAST(CAST(${unscaled} AS DECIMAL(18,0))${factor} AS DECIMAL(${precision},${scale}))`
+}
+
+/** [struct field type, SQL producing the column from `ref`] for one field, or undefined when SQL cannot do it exactly. */
+function nativeField(field: TypedField, ref: string): [string, string] | undefined {
+  const schema = field.schema
+  if (!schema) return undefined
+  const type = field.spec.type
+  switch (schema.name) {
+    case 'io.debezium.time.Date':
+    case 'org.apache.kafka.connect.data.Date':
+      return ['INTEGER', `(DATE '1970-01-01' + ${ref})`]
+    case 'io.debezium.time.Timestamp':
+    case 'org.apache.kafka.connect.data.Timestamp':
+      return ['BIGINT', `epoch_ms(${ref})`]
+    case 'io.debezium.time.MicroTimestamp':
+      return ['BIGINT', `make_timestamp(${ref})`]
+    case 'io.debezium.time.NanoTimestamp':
+      return ['BIGINT', `make_timestamp_ns(${ref})`]
+    case 'io.debezium.time.ZonedTimestamp':
+      return ['VARCHAR', `CAST(${ref} AS TIMESTAMPTZ)`]
+    case 'io.debezium.data.Json':
+      return ['VARCHAR', `CAST(${ref} AS JSON)`]
+    case 'io.debezium.data.Uuid':
+      return ['VARCHAR', `CAST(${ref} AS UUID)`]
+    case 'io.debezium.time.Year':
+      return ['INTEGER', ref]
+    case 'org.apache.kafka.connect.data.Decimal': {
+      const match = /^DECIMAL\((\d+),(\d+)\)$/.exec(type)
+      if (!match || Number(match[1]) > 18) return undefined // unscaled value may not fit 8 bytes
+      return ['VARCHAR', decimalExpr(ref, Number(match[1]), Number(match[2]))]
+    }
+    case undefined:
+      break
+    default:
+      return undefined
+  }
+  if (schema.parameters?.['__debezium.source.column.type']) return undefined
+  switch (schema.type) {
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'int64':
+    case 'float32':
+    case 'float64':
+    case 'boolean':
+    case 'string':
+      return [type, ref]
+    case 'bytes':
+      return ['VARCHAR', `from_base64(${ref})`]
+    default:
+      return undefined
+  }
+}
+
+export function nativeChangePlan(fields: TypedField[], topic: string, partition: number): NativeChangePlan | undefined {
+  const reserved = new Set(changeMetadataColumns.map((c) => c.name))
+  const structFields: string[] = []
+  const selects: string[] = []
+  const columns: ColumnSpec[] = []
+  for (const field of fields) {
+    const name = field.spec.name
+    if (reserved.has(name)) continue
+    const native = nativeField(field, `r.${quoteIdent(name)}`)
+    if (!native) return undefined
+    structFields.push(`${quoteIdent(name)} ${native[0]}`)
+    selects.push(`${native[1]} AS ${quoteIdent(name)}`)
+    columns.push({ name, type: field.spec.type })
+  }
+  const row = `STRUCT(${structFields.join(', ')})`
+  const payload = `STRUCT(op VARCHAR, "before" ${row}, "after" ${row}, source ${sourceStruct}, ts_ms BIGINT, "transaction" STRUCT(id VARCHAR))`
+  const lineColumns = `{'o': 'BIGINT', 'ts': 'BIGINT', 'k': 'VARCHAR', 'h': 'JSON', 'p': ${quoteLiteral(payload)}}`
+  const metadata = [
+    `p.op AS _cp_op`,
+    `(p.op = 'd') AS _cp_deleted`,
+    `CASE WHEN p.source.lsn IS NOT NULL THEN lpad(CAST(p.source.lsn AS VARCHAR), 20, '0') WHEN p.source."file" IS NOT NULL AND p.source.pos IS NOT NULL THEN p.source."file" || ':' || lpad(CAST(p.source.pos AS VARCHAR), 20, '0') END AS _cp_source_pos`,
+    `COALESCE(p.source.ts_ms, p.ts_ms) AS _cp_ts_ms`,
+    `COALESCE(p."transaction".id, CAST(p.source."txId" AS VARCHAR), p.source.gtid, CAST(p.source.xid AS VARCHAR)) AS _cp_tx_id`,
+    `${quoteLiteral(topic)} AS _cp_topic`,
+    `CAST(${partition} AS INTEGER) AS _cp_partition`,
+    `o AS _cp_offset`,
+    `k AS _cp_key`,
+    `CAST(epoch_ms(ts) AS TIMESTAMPTZ) AS _cp_timestamp`,
+    `h AS _cp_headers`,
+  ]
+  // A truncate has no row image: its table columns are null.
+  const guarded = selects.map((s) => `CASE WHEN p.op = 't' THEN NULL ELSE ${s.replace(/ AS ("(?:[^"]|"")*")$/, ' END AS $1')}`)
+  return {
+    lineColumns,
+    selectList: [...guarded, ...metadata].join(', '),
+    invalidCondition: `p.op IS NULL OR p.op NOT IN ('c', 'u', 'd', 'r', 't') OR (p.op <> 't' AND r IS NULL)`,
+    columns: [...columns, ...changeMetadataColumns],
+  }
+}

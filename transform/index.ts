@@ -1,0 +1,3 @@
+export * from './events/index.ts'
+export * from './merge/index.ts'
+export * from './models/index.ts'
