@@ -1,0 +1,13 @@
+export { createExporter, type Exporter, type ExporterOptions, type ExportRunRecord, type RunExportOptions } from './exporter.ts'
+export { type SourceHealth } from './source-health.ts'
+export { type SourceColumn, type SourceConnector, type SourceTable } from './source-connector.ts'
+export {
+  ExportConfigSchema,
+  ExportTableSchema,
+  SourceConfigSchema,
+  exportTableDefaults,
+  sourceDefaults,
+  type ExportConfig,
+  type ExportTableConfig,
+  type SourceConfig,
+} from './export-config.ts'

@@ -1,0 +1,92 @@
+import { ColdpipeError } from '../../core/errors.ts'
+import { maxDecimalPrecision } from './postgres-types.ts'
+import type { SourceColumn } from './source-connector.ts'
+
+/** A row of information_schema.columns, as mysql-connector reads it. */
+export interface MysqlColumnInfo {
+  name: string
+  dataType: string
+  columnType: string
+  precision: number | null
+  scale: number | null
+  /** MariaDB's JSON is LONGTEXT with a json_valid() check. */
+  isJson: boolean
+}
+
+function quote(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``
+}
+
+/**
+ * How one MySQL/MariaDB column is exported. Values arrive as text (the driver's typeCast keeps DECIMAL,
+ * BIGINT and DATETIME as the server's exact strings; the session runs with time_zone '+00:00').
+ */
+export function mapMysqlColumn(table: string, info: MysqlColumnInfo): SourceColumn {
+  const q = quote(info.name)
+  const base = { name: info.name, sourceType: info.columnType }
+  const plain = (duckType: string): SourceColumn => ({ ...base, duckType, selectExpr: q, csvType: duckType, convertExpr: '$col' })
+  const unsigned = /unsigned/i.test(info.columnType)
+  const t = info.dataType.toLowerCase()
+  if (info.isJson) return { ...base, duckType: 'JSON', selectExpr: q, csvType: 'VARCHAR', convertExpr: 'CAST($col AS JSON)' }
+  switch (t) {
+    case 'tinyint':
+      return plain(unsigned ? 'UTINYINT' : 'TINYINT')
+    case 'smallint':
+      return plain(unsigned ? 'USMALLINT' : 'SMALLINT')
+    case 'mediumint':
+    case 'int':
+    case 'integer':
+      return plain(unsigned ? 'UINTEGER' : 'INTEGER')
+    case 'bigint':
+      return plain(unsigned ? 'UBIGINT' : 'BIGINT')
+    case 'year':
+      return plain('SMALLINT')
+    case 'decimal':
+    case 'numeric': {
+      const p = info.precision ?? 10
+      const s = info.scale ?? 0
+      return p <= maxDecimalPrecision ? plain(`DECIMAL(${p},${s})`) : plain('VARCHAR')
+    }
+    case 'float':
+      return plain('REAL')
+    case 'double':
+    case 'real':
+      return plain('DOUBLE')
+    case 'bit':
+      return { ...base, duckType: 'UBIGINT', selectExpr: `${q} + 0`, csvType: 'UBIGINT', convertExpr: '$col' }
+    case 'char':
+    case 'varchar':
+    case 'tinytext':
+    case 'text':
+    case 'mediumtext':
+    case 'longtext':
+    case 'enum':
+    case 'set':
+    case 'inet4':
+    case 'inet6':
+      return plain('VARCHAR')
+    case 'json':
+      return { ...base, duckType: 'JSON', selectExpr: q, csvType: 'VARCHAR', convertExpr: 'CAST($col AS JSON)' }
+    case 'uuid':
+      return plain('UUID')
+    case 'date':
+      return plain('DATE')
+    case 'datetime':
+      return plain('TIMESTAMP')
+    case 'timestamp':
+      return plain('TIMESTAMPTZ')
+    case 'time':
+      return plain('TIME')
+    case 'binary':
+    case 'varbinary':
+    case 'tinyblob':
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
+      return { ...base, duckType: 'BLOB', selectExpr: `HEX(${q})`, csvType: 'VARCHAR', convertExpr: 'unhex($col)' }
+    default:
+      throw new ColdpipeError('EXPORT_TYPE_UNSUPPORTED', `table ${table}, column ${info.name}: type ${info.columnType} has no faithful export mapping`, {
+        context: { table, column: info.name, type: info.columnType },
+      })
+  }
+}

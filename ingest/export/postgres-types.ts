@@ -1,0 +1,113 @@
+import { ColdpipeError } from '../../core/errors.ts'
+import type { SourceColumn } from './source-connector.ts'
+
+/** A row of pg_attribute joined with pg_type, as postgres-connector reads it. */
+export interface PgAttribute {
+  name: string
+  /** format_type(): `numeric(12,2)`, `timestamp with time zone`, `integer[]`. */
+  formatted: string
+  typname: string
+  /** 'b' base, 'e' enum, 'd' domain, ... */
+  typtype: string
+  /** For arrays: the element type's name and typtype; null otherwise. */
+  elemTypname: string | null
+  elemTyptype: string | null
+  typmod: number
+  /** For domains: the base type's name. */
+  baseTypname: string | null
+}
+
+const scalarTypes: Record<string, string> = {
+  int2: 'SMALLINT',
+  int4: 'INTEGER',
+  int8: 'BIGINT',
+  float4: 'REAL',
+  float8: 'DOUBLE',
+  bool: 'BOOLEAN',
+  text: 'VARCHAR',
+  varchar: 'VARCHAR',
+  bpchar: 'VARCHAR',
+  name: 'VARCHAR',
+  citext: 'VARCHAR',
+  date: 'DATE',
+  timestamp: 'TIMESTAMP',
+  timestamptz: 'TIMESTAMPTZ',
+  time: 'TIME',
+  uuid: 'UUID',
+  json: 'JSON',
+  jsonb: 'JSON',
+  bytea: 'BLOB',
+  // Documented fallbacks to text: no faithful DuckDB type, text keeps the value exact.
+  timetz: 'VARCHAR',
+  interval: 'VARCHAR',
+  inet: 'VARCHAR',
+  cidr: 'VARCHAR',
+  macaddr: 'VARCHAR',
+  xml: 'VARCHAR',
+  money: 'VARCHAR',
+  oid: 'BIGINT',
+}
+
+/** Largest precision Parquet/DuckDB DECIMAL holds; wider numerics fall back to VARCHAR (exact text). */
+export const maxDecimalPrecision = 38
+
+function numericType(typmod: number): string {
+  if (typmod < 4) return 'VARCHAR' // unconstrained numeric: any precision, so exact text
+  const precision = ((typmod - 4) >> 16) & 0xffff
+  const scale = (typmod - 4) & 0xffff
+  if (precision > maxDecimalPrecision || scale > precision) return 'VARCHAR'
+  return `DECIMAL(${precision},${scale})`
+}
+
+function elementType(typname: string, typtype: string, typmod: number): string | undefined {
+  if (typtype === 'e') return 'VARCHAR'
+  if (typname === 'numeric') return numericType(typmod)
+  if (typname === 'bytea' || typname === 'json' || typname === 'jsonb') return undefined
+  return scalarTypes[typname]
+}
+
+/**
+ * How one Postgres column is exported: the SELECT expression that renders it as exact CSV text (the session
+ * runs with DateStyle ISO and TimeZone UTC), and the DuckDB expression that reads it back typed.
+ */
+export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColumn {
+  const q = `"${attr.name.replace(/"/g, '""')}"`
+  const base = { name: attr.name, sourceType: attr.formatted }
+  const unsupported = (): never => {
+    throw new ColdpipeError('EXPORT_TYPE_UNSUPPORTED', `table ${table}, column ${attr.name}: type ${attr.formatted} has no faithful export mapping`, {
+      context: { table, column: attr.name, type: attr.formatted },
+    })
+  }
+  if (attr.elemTypname) {
+    const element = elementType(attr.elemTypname, attr.elemTyptype ?? 'b', attr.typmod)
+    if (!element) return unsupported()
+    // Elements as JSON strings (null stays null), cast to the element type by DuckDB: exact for every
+    // element type, including numerics that JSON numbers would round. One-dimensional arrays only.
+    return {
+      ...base,
+      duckType: `${element}[]`,
+      selectExpr: `array_to_json(${q}::text[])`,
+      csvType: 'VARCHAR',
+      convertExpr: `CAST(CAST(CAST($col AS JSON) AS VARCHAR[]) AS ${element}[])`,
+    }
+  }
+  const typname = attr.typtype === 'd' && attr.baseTypname ? attr.baseTypname : attr.typname
+  if (attr.typtype === 'e') return { ...base, duckType: 'VARCHAR', selectExpr: `${q}::text`, csvType: 'VARCHAR', convertExpr: '$col' }
+  if (typname === 'numeric') {
+    const duckType = numericType(attr.typmod)
+    return { ...base, duckType, selectExpr: q, csvType: duckType, convertExpr: '$col' }
+  }
+  if (typname === 'bytea') {
+    return { ...base, duckType: 'BLOB', selectExpr: `encode(${q}, 'hex')`, csvType: 'VARCHAR', convertExpr: 'unhex($col)' }
+  }
+  if (typname === 'bool') {
+    return { ...base, duckType: 'BOOLEAN', selectExpr: `${q}::text`, csvType: 'BOOLEAN', convertExpr: '$col' }
+  }
+  if (typname === 'json' || typname === 'jsonb') {
+    return { ...base, duckType: 'JSON', selectExpr: `${q}::text`, csvType: 'VARCHAR', convertExpr: 'CAST($col AS JSON)' }
+  }
+  const duckType = scalarTypes[typname]
+  if (!duckType) return unsupported()
+  if (duckType === 'VARCHAR') return { ...base, duckType, selectExpr: `${q}::text`, csvType: 'VARCHAR', convertExpr: '$col' }
+  return { ...base, duckType, selectExpr: q, csvType: duckType, convertExpr: '$col' }
+}

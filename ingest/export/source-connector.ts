@@ -1,0 +1,49 @@
+import type { Readable } from 'node:stream'
+
+/** One column of a source table, with how it is read from the source and what it becomes in Parquet. */
+export interface SourceColumn {
+  name: string
+  /** The source's own type name, e.g. `numeric(12,2)`, `timestamp with time zone`, `int(11)`. */
+  sourceType: string
+  /** The faithful DuckDB type of the exported column, e.g. `DECIMAL(12,2)`, `TIMESTAMPTZ`, `INTEGER[]`. */
+  duckType: string
+  /** Expression in the source's SELECT that renders the value as exact CSV text. */
+  selectExpr: string
+  /** Type of the CSV column as DuckDB's read_csv reads it. */
+  csvType: string
+  /** DuckDB expression turning the CSV column (`$col`, replaced by the quoted name) into `duckType`. */
+  convertExpr: string
+}
+
+export interface SourceTable {
+  name: string
+  columns: SourceColumn[]
+  /** The source's row estimate (pg_class.reltuples / information_schema.tables.table_rows), for progress. */
+  estimatedRows: number
+}
+
+/** Rows of one SELECT as CSV text (RFC 4180: NULL is an empty unquoted field, '' is `""`). */
+export interface CsvStream {
+  stream: Readable
+}
+
+/**
+ * The small surface the exporter needs from a hot database. A connector holds one connection; all reads
+ * between beginConsistentRead and close see the same snapshot.
+ */
+export interface SourceConnector {
+  readonly kind: 'postgres' | 'mysql'
+  listTables(): Promise<string[]>
+  describeTable(table: string): Promise<SourceTable>
+  /** Starts the read-only snapshot every later read sees; returns the time the snapshot began (ISO). */
+  beginConsistentRead(): Promise<string>
+  /** Streams `SELECT <cols> FROM <table> [WHERE ...]` as CSV. */
+  streamCsv(table: SourceTable, where: string | undefined): Promise<CsvStream>
+  /** Quotes an identifier in the source's dialect. */
+  quoteIdent(name: string): string
+  /** A literal of `value` in the source's dialect. */
+  quoteLiteral(value: string): string
+  /** `col > watermark - lagSeconds` for a temporal cursor, in the source's dialect. */
+  lagPredicate(quotedColumn: string, watermark: string, lagSeconds: number): string
+  close(): Promise<void>
+}

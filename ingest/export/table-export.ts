@@ -1,0 +1,222 @@
+import { unlink } from 'node:fs/promises'
+import type { Database } from '../../core/duckdb/index.ts'
+import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
+import { ColdpipeError } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import type { CommitLog, LakeFile, Watermark } from '../../lake/index.ts'
+import { writeParquetToLake } from '../../lake/index.ts'
+import { chunkCsvStream } from './csv-chunker.ts'
+import type { ExportTableConfig } from './export-config.ts'
+import { ExportProgress } from './export-progress.ts'
+import { checkSchemaChange } from './schema-compat.ts'
+import type { SourceConnector, SourceTable } from './source-connector.ts'
+
+export interface TableExportRequest {
+  service: string
+  runId: string
+  table: ExportTableConfig
+  /** Backfill: read every row and replace the table's earlier files, whatever the mode. */
+  forceFull: boolean
+  cursorRange?: { from: string; to: string }
+  asOf: string
+}
+
+export interface TableExportOutcome {
+  mode: 'full' | 'incremental'
+  rows: number
+  bytes: number
+  files: LakeFile[]
+  watermarkBefore: string | null
+  watermarkAfter: string | null
+  duplicate: boolean
+}
+
+const temporalCursor = /^(DATE|TIMESTAMP|TIMESTAMPTZ)$/
+
+export function watermarkKey(service: string, table: string): string {
+  return `export:${service}.${table}`
+}
+
+/** Columns of the table's newest committed export files, the schema new files must stay compatible with. */
+function latestColumns(log: CommitLog, service: string, table: string): { name: string; type: string }[] | undefined {
+  const commits = log.all()
+  for (let i = commits.length - 1; i >= 0; i--) {
+    const file = commits[i]!.add.find((f) => f.origin === 'export' && f.service === service && f.table === table && f.columns)
+    if (file) return file.columns
+  }
+  return undefined
+}
+
+function selectedColumns(described: SourceTable, config: ExportTableConfig, service: string): SourceTable {
+  if (!config.columns) return described
+  const byName = new Map(described.columns.map((c) => [c.name, c]))
+  const columns = config.columns.map((name) => {
+    const column = byName.get(name)
+    if (!column) {
+      throw new ColdpipeError('CONFIG_INVALID', `source ${service}, table ${config.name}: column ${name} in columns does not exist`, {
+        context: { source: service, table: config.name, column: name },
+      })
+    }
+    return column
+  })
+  return { ...described, columns }
+}
+
+/**
+ * Exports one table inside the source's consistent read: streams CSV chunks into `_tmp/`, converts each
+ * finished chunk to Parquet with DuckDB while the next one streams, then makes them visible in one commit.
+ */
+export async function exportTable(
+  source: SourceConnector,
+  db: Database,
+  log: CommitLog,
+  request: TableExportRequest,
+  logger: Logger,
+): Promise<TableExportOutcome> {
+  const { service, runId, table: config } = request
+  const key = `export:${runId}:${service}.${config.name}`
+  const described = selectedColumns(await source.describeTable(config.name), config, service)
+  const mode = request.forceFull ? 'full' : config.mode
+  const previousMark = log.watermarks().get(watermarkKey(service, config.name))
+  const watermarkBefore = previousMark?.position ?? null
+
+  const existing = log.findByKey(key)
+  if (existing) {
+    return {
+      mode,
+      rows: existing.add.reduce((n, f) => n + f.rows, 0),
+      bytes: existing.add.reduce((n, f) => n + f.bytes, 0),
+      files: existing.add,
+      watermarkBefore,
+      watermarkAfter: existing.watermarks[0]?.position ?? watermarkBefore,
+      duplicate: true,
+    }
+  }
+
+  const columns = described.columns.map((c) => ({ name: c.name, type: c.duckType }))
+  if (!request.forceFull) checkSchemaChange(service, config.name, latestColumns(log, service, config.name), columns)
+
+  const cursor = config.cursor ? described.columns.find((c) => c.name === config.cursor) : undefined
+  if (config.cursor && !cursor) {
+    throw new ColdpipeError('CONFIG_INVALID', `source ${service}, table ${config.name}: cursor column ${config.cursor} does not exist`, {
+      context: { source: service, table: config.name, column: config.cursor },
+    })
+  }
+  for (const k of config.key ?? []) {
+    if (!described.columns.some((c) => c.name === k)) {
+      throw new ColdpipeError('CONFIG_INVALID', `source ${service}, table ${config.name}: key column ${k} does not exist`, {
+        context: { source: service, table: config.name, column: k },
+      })
+    }
+  }
+
+  const predicates: string[] = []
+  if (config.where) predicates.push(`(${config.where})`)
+  if (cursor) {
+    const col = source.quoteIdent(cursor.name)
+    const temporal = temporalCursor.test(cursor.duckType)
+    if (request.cursorRange) {
+      predicates.push(`${col} >= ${source.quoteLiteral(request.cursorRange.from)} AND ${col} <= ${source.quoteLiteral(request.cursorRange.to)}`)
+    } else if (mode === 'incremental' && watermarkBefore !== null) {
+      // Look back lagSeconds for rows committed late with an older cursor value; ids are not times, so no lag.
+      const lag = temporal && config.lagSeconds > 0 ? source.lagPredicate(col, watermarkBefore, config.lagSeconds) : `${col} > ${source.quoteLiteral(watermarkBefore)}`
+      predicates.push(lag)
+    }
+  }
+
+  const progress = new ExportProgress(logger, { runId, source: service, table: config.name, estimatedRows: described.estimatedRows })
+  const files: LakeFile[] = []
+  let maxCursor: string | null = null
+  const csvColumns = `{${described.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.csvType)}`).join(', ')}}`
+  const selectList = described.columns
+    .map((c) => `${c.convertExpr.replace(/\$col/g, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`)
+    .join(', ')
+  const layout = log.layout
+  const { stream } = await source.streamCsv(described, predicates.length ? predicates.join(' AND ') : undefined)
+  let rows: number
+  try {
+    rows = await chunkCsvStream(
+      stream,
+      layout.tmpDir,
+      config.chunkRows,
+      async (chunk) => {
+        try {
+          const relativePath = layout.exportFile({ service, table: config.name, runId, part: chunk.index })
+          const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true)`
+          const written = await writeParquetToLake(db, layout, `SELECT ${selectList} FROM ${read}`, relativePath)
+          if (cursor && chunk.rows > 0) {
+            const [row] = await db.all<{ m: string | null }>(`SELECT max(${quoteIdent(cursor.name)})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})`)
+            maxCursor = maxOf(maxCursor, row?.m ?? null, cursor.duckType)
+          }
+          files.push({
+            path: written.path,
+            service,
+            table: config.name,
+            origin: 'export',
+            rows: chunk.rows,
+            bytes: written.bytes,
+            columns,
+            ...(config.key ? { key: config.key } : {}),
+            ...(config.cursor ? { cursor: config.cursor } : {}),
+            mode,
+            runId,
+            part: chunk.index,
+          })
+          progress.chunkWritten()
+        } finally {
+          await unlink(chunk.path).catch(() => undefined)
+        }
+      },
+      (n) => progress.add(n),
+    )
+  } finally {
+    progress.done()
+    stream.destroy()
+  }
+
+  // A cursor-range re-export does not move the watermark; nor does a run that found nothing new.
+  const watermarkAfter = request.cursorRange ? watermarkBefore : (maxOf(watermarkBefore, maxCursor, cursor?.duckType ?? '') ?? watermarkBefore)
+  const watermark: Watermark = {
+    key: watermarkKey(service, config.name),
+    service,
+    table: config.name,
+    kind: mode === 'full' && !cursor ? 'export-full' : 'export-cursor',
+    position: watermarkAfter,
+    asOf: request.asOf,
+  }
+  const remove =
+    mode === 'full'
+      ? [...log.activeFiles().values()].filter((f) => f.origin === 'export' && f.service === service && f.table === config.name).map((f) => f.path)
+      : []
+  files.sort((a, b) => (a.part ?? 0) - (b.part ?? 0))
+  const result = await log.commit({
+    kind: 'export',
+    runId,
+    idempotencyKey: key,
+    add: files,
+    remove,
+    watermarks: request.cursorRange ? [] : [watermark],
+    info: { source: service, table: config.name, mode, rows },
+  })
+  return {
+    mode,
+    rows,
+    bytes: files.reduce((n, f) => n + f.bytes, 0),
+    files: result.commit.add,
+    watermarkBefore,
+    watermarkAfter,
+    duplicate: result.duplicate,
+  }
+}
+
+/** The larger of two cursor values as DuckDB renders them (numbers compare as numbers, ISO times as text). */
+function maxOf(a: string | null, b: string | null, duckType: string): string | null {
+  if (a === null) return b
+  if (b === null) return a
+  if (/INT|DECIMAL/.test(duckType)) {
+    if (/INT/.test(duckType)) return BigInt(a) >= BigInt(b) ? a : b
+    return Number(a) >= Number(b) ? a : b
+  }
+  if (/TIMESTAMP|DATE/.test(duckType)) return Date.parse(a.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) >= Date.parse(b.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) ? a : b
+  return a >= b ? a : b
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { openDatabase } from '../../core/duckdb/index.ts'
+import { postgresSchema } from '../helpers/databases.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
+import { readExported, testExporter } from './export-fixtures.ts'
+
+describe('postgres export types', () => {
+  it('round-trips every mapped type exactly, with NULLs and empty strings', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`SET search_path = ${schema}`)
+    await client.query(`CREATE TYPE mood AS ENUM ('sad', 'happy')`)
+    await client.query(`CREATE TABLE typed (
+      id int PRIMARY KEY, i2 smallint, i8 bigint, n numeric(38,9), n2 numeric(12,2), nbig numeric(50,5), nany numeric,
+      f8 double precision, t text, vc varchar(10), b boolean, d date, ts timestamp(6), tstz timestamptz, tm time,
+      u uuid, j json, jb jsonb, by bytea, m mood, ai int[], at text[], an numeric(10,2)[])`)
+    await client.query(`INSERT INTO typed VALUES
+      (1, -32768, 9223372036854775807, 12345678901234567890.123456789, -0.01, 123456789012345678901234567890123456789012345.12345, 1.5e-20,
+       0.1, 'a "quoted", line\nbreak', '', true, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-06-01 12:00:00.654321+05:30', '23:59:59.999999',
+       'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50]}', '{"b": null}', '\\x00ff0010', 'happy', '{1,NULL,3}', '{"x",NULL,"","y,z"}', '{1.10,NULL}'),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+      (3, 0, -1, -0.000000001, 0, 0, 0, -1.5e300, '', 'x', false, '0001-01-01', '1999-12-31 23:59:59', '1970-01-01 00:00:00-08', '00:00:00',
+       '00000000-0000-0000-0000-000000000000', '[]', '[]', '\\x', 'sad', '{}', '{}', '{}')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'typed', mode: 'full', lagSeconds: 0, chunkRows: 2 }] }, { runId: 'r1' })
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    expect(record?.rows).toBe(3)
+    expect(record?.files).toHaveLength(2)
+
+    const { rows, columns } = await readExported(lake, 'shop', 'typed', 'id')
+    expect(Object.fromEntries(columns.map((c) => [c.name, c.type]))).toEqual({
+      id: 'INTEGER', i2: 'SMALLINT', i8: 'BIGINT', n: 'DECIMAL(38,9)', n2: 'DECIMAL(12,2)', nbig: 'VARCHAR', nany: 'VARCHAR',
+      f8: 'DOUBLE', t: 'VARCHAR', vc: 'VARCHAR', b: 'BOOLEAN', d: 'DATE', ts: 'TIMESTAMP', tstz: 'TIMESTAMPTZ', tm: 'TIME',
+      u: 'UUID', j: 'JSON', jb: 'JSON', by: 'BLOB', m: 'VARCHAR', ai: 'INTEGER[]', at: 'VARCHAR[]', an: 'DECIMAL(10,2)[]',
+    })
+    // Compare value by value with Postgres's own text rendering (session in UTC).
+    await client.query(`SET TimeZone = 'UTC'`)
+    const db = await openDatabase(':memory:')
+    try {
+      const text = await db.queryJson(`SELECT id, n::VARCHAR n, n2::VARCHAR n2, tstz::VARCHAR tstz, ts::VARCHAR ts, hex("by") "by", ai::VARCHAR ai, "at"::VARCHAR "at", an::VARCHAR an, j::VARCHAR j, jb::VARCHAR jb
+        FROM read_parquet('${lake}/raw/exports/shop/typed/*/*.parquet', hive_partitioning=false) ORDER BY id`)
+      const r = text.rows
+      expect(r[0]).toMatchObject({ n: '12345678901234567890.123456789', n2: '-0.01', tstz: '2024-06-01 06:30:00.654321+00', ts: '2024-01-02 03:04:05.123456', by: '00FF0010', ai: '[1, NULL, 3]', at: "[x, NULL, '', 'y,z']", an: '[1.10, NULL]', j: '{"a": [1, 2.50]}', jb: '{"b": null}' })
+      expect(r[2]).toMatchObject({ n: '-0.000000001', tstz: '1970-01-01 08:00:00+00', by: '', ai: '[]' })
+    } finally {
+      db.close()
+    }
+    expect(rows[0]).toMatchObject({ id: 1, i2: -32768, i8: '9223372036854775807', nbig: '123456789012345678901234567890123456789012345.12345', nany: '0.000000000000000000015', f8: 0.1, t: 'a "quoted", line\nbreak', vc: '', b: true, d: '2024-02-29', tm: '23:59:59.999999', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', m: 'happy' })
+    expect(rows[1]).toEqual(Object.fromEntries(Object.keys(rows[1]!).map((k) => [k, k === 'id' ? 2 : null])))
+    expect(rows[2]).toMatchObject({ i2: 0, i8: '-1', t: '', vc: 'x', b: false, d: '0001-01-01', f8: -1.5e300, tm: '00:00:00', j: '[]', m: 'sad' })
+    expect((rows[2] as { at: unknown }).at).toEqual([])
+    expect((rows[0] as { at: unknown }).at).toEqual(['x', null, '', 'y,z'])
+  })
+
+  it('names the table and column of a type it cannot map', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.geo (id int, p point)`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'geo', mode: 'full', lagSeconds: 0, chunkRows: 10 }] })
+    expect(record?.status).toBe('failed')
+    expect(record?.error).toMatchObject({ code: 'EXPORT_TYPE_UNSUPPORTED', context: { table: 'geo', column: 'p' } })
+  })
+})
