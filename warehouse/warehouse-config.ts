@@ -29,6 +29,8 @@ export const WarehouseConfigSchema = Type.Object(
     pii: Type.Array(PiiColumnSchema, { default: [] }),
     /** Key for keyed hashing of PII columns; `${ENV}` recommended. */
     piiKey: Type.Optional(Type.String({ minLength: 8 })),
+    /** Keep deleted rows in current-state tables, flagged by `_cp_deleted`, instead of removing them. */
+    softDeletes: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
 )

@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { publish, resolveSnapshotAsOf } from '../../warehouse/index.ts'
+import { commitExport } from '../helpers/lake-fixtures.ts'
+import { setup } from './warehouse-setup.ts'
+
+const run = promisify(execFile)
+const driver = fileURLToPath(new URL('./fixtures/cli-driver.ts', import.meta.url))
+
+async function cli(config: string, args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  const child = run(process.execPath, ['--import', 'tsx', driver, '--config', config, ...args], { encoding: 'utf8' })
+  if (input !== undefined) { child.child.stdin!.end(input) }
+  try {
+    const { stdout, stderr } = await child
+    return { stdout, stderr, code: 0 }
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; code: number }
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code }
+  }
+}
+
+describe('coldpipe sql / publish', () => {
+  it('queries current or chosen snapshots in table, csv and json, refuses writes, and runs a prompt', async () => {
+    const { dir, lakeRoot, warehouse } = await setup()
+    const config = join(dir, 'coldpipe.yaml')
+    await writeFile(config, `lake: ${lakeRoot}\nwarehouse: ${warehouse.path}\nsources: {}\n`)
+    await commitExport(lakeRoot, { service: 'catalog', table: 'items', mode: 'full', parts: [`SELECT range::INT AS id, 'a,"b"' AS name FROM range(2)`] })
+    expect((await cli(config, ['publish'])).stdout).toContain('published snapshot 1')
+    expect((await cli(config, ['publish'])).stdout).toContain('nothing published')
+    const first = await resolveSnapshotAsOf(warehouse.path, new Date())
+    await commitExport(lakeRoot, { service: 'catalog', table: 'items', mode: 'full', parts: [`SELECT range::INT AS id, 'c' AS name FROM range(3)`] })
+    await publish({ lakeRoot, warehouse })
+    expect(first.id).toBe(1)
+    const csv = await cli(config, ['sql', '--snapshot', '1', '-c', 'SELECT * FROM catalog.items ORDER BY id', '--format', 'csv'])
+    expect(csv.stdout).toBe('id,name\n0,"a,""b"""\n1,"a,""b"""\n')
+    const json = await cli(config, ['sql', '-c', 'SELECT count(*)::INT AS n FROM catalog.items', '--format', 'json'])
+    expect(JSON.parse(json.stdout)).toEqual([{ n: 3 }])
+    const table = await cli(config, ['sql', '-c', 'SELECT 42 AS answer'])
+    expect(table.stdout).toMatch(/answer[\s\S]*42[\s\S]*\(1 row\)/)
+    const write = await cli(config, ['sql', '-c', 'DELETE FROM catalog.items__history'])
+    expect(write.code).toBe(1)
+    expect(write.stderr).toContain('WAREHOUSE_READ_ONLY')
+    const prompt = await cli(config, ['sql'], '.tables\nSELECT count(*)::INT AS n\n  FROM catalog.items;\nCREATE TABLE x (i INT);\n.schema catalog.items\n.quit\n')
+    expect(prompt.stdout).toContain('items__history')
+    expect(prompt.stdout).toMatch(/n[\s\S]*3/)
+    expect(prompt.stdout).toContain('WAREHOUSE_READ_ONLY')
+    expect(prompt.stdout).toMatch(/name\s*│ VARCHAR/)
+  })
+})

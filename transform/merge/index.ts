@@ -1,0 +1,1 @@
+export { liveRowPredicate, mergeStagedSql, readParquetSql, replaceStateSql, versionOrderSql, type MergeKind, type MergeTarget } from './merge-sql.ts'

@@ -1,0 +1,1 @@
+export { loadModels, modelReferences, orderModels, type ModelDefinition } from './model-graph.ts'

@@ -1,0 +1,31 @@
+import type { Database } from '../core/duckdb/index.ts'
+import type { Watermark } from '../lake/index.ts'
+import type { SnapshotTable } from './snapshot-store.ts'
+
+/** Rewrites the `coldpipe` schema (snapshot, tables, columns, freshness) and returns the table list. */
+export async function writeMetadata(db: Database, p: { id: number; publishedAt: Date; lakeVersion: number; watermarks: Watermark[] }): Promise<SnapshotTable[]> {
+  const at = p.publishedAt.toISOString()
+  await db.run(`CREATE SCHEMA IF NOT EXISTS coldpipe;
+    CREATE OR REPLACE TABLE coldpipe.snapshot AS SELECT ?::INTEGER AS id, ?::TIMESTAMPTZ AS published_at, ?::BIGINT AS lake_version`, [p.id, at, p.lakeVersion])
+  const userRelations = `schema_name NOT IN ('coldpipe', '_cp_state', 'main', 'information_schema', 'pg_catalog') AND NOT internal AND database_name = current_database()`
+  const relations = await db.all<{ schema_name: string; name: string }>(
+    `SELECT schema_name, table_name AS name FROM duckdb_tables() WHERE ${userRelations} AND NOT temporary
+     UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE ${userRelations} AND NOT temporary ORDER BY 1, 2`,
+  )
+  const tables: SnapshotTable[] = []
+  for (const r of relations) {
+    const n = (await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM "${r.schema_name.replace(/"/g, '""')}"."${r.name.replace(/"/g, '""')}"`))[0]?.n ?? 0n
+    tables.push({ schema: r.schema_name, name: r.name, rows: Number(n) })
+  }
+  await db.run(`CREATE OR REPLACE TABLE coldpipe.tables (schema VARCHAR, name VARCHAR, rows BIGINT)`)
+  for (const t of tables) await db.run(`INSERT INTO coldpipe.tables VALUES (?, ?, ?)`, [t.schema, t.name, t.rows])
+  await db.run(`CREATE OR REPLACE TABLE coldpipe.columns AS
+    SELECT schema_name AS schema, table_name AS "table", column_name AS name, data_type AS type, column_index AS position
+    FROM duckdb_columns() WHERE ${userRelations} ORDER BY 1, 2, 5`)
+  await db.run(`CREATE OR REPLACE TABLE coldpipe.freshness (source VARCHAR, service VARCHAR, "table" VARCHAR, position VARCHAR, as_of TIMESTAMPTZ, lag_seconds DOUBLE)`)
+  for (const w of p.watermarks) {
+    const lag = Math.max(0, (p.publishedAt.getTime() - Date.parse(w.asOf)) / 1000)
+    await db.run(`INSERT INTO coldpipe.freshness VALUES (?, ?, ?, ?, ?::TIMESTAMPTZ, ?)`, [w.key, w.service, w.table, w.position, w.asOf, lag])
+  }
+  return tables.filter((t) => !t.name.endsWith('__history'))
+}
