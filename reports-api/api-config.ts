@@ -11,6 +11,9 @@ export const apiDefaults = {
   rateLimitPerMinute: 600,
   maxConcurrentQueries: 8,
   maxQueuedQueries: 64,
+  cacheMaxBytes: 64 * 1024 * 1024,
+  sqlMemoryLimit: '512MB',
+  reportsCheckIntervalMs: 250,
 } as const
 
 export const ApiKeySchema = Type.Object(
@@ -38,6 +41,12 @@ export const ApiConfigSchema = Type.Object(
     rateLimitPerMinute: Type.Integer({ minimum: 1, default: apiDefaults.rateLimitPerMinute }),
     maxConcurrentQueries: Type.Integer({ minimum: 1, default: apiDefaults.maxConcurrentQueries }),
     maxQueuedQueries: Type.Integer({ minimum: 0, default: apiDefaults.maxQueuedQueries }),
+    /** Report results kept per snapshot (LRU by encoded size); 0 turns the cache off. */
+    cacheMaxBytes: Type.Integer({ minimum: 0, default: apiDefaults.cacheMaxBytes }),
+    /** DuckDB memory limit of the sandboxed instance that runs ad-hoc SQL. */
+    sqlMemoryLimit: Type.String({ minLength: 1, default: apiDefaults.sqlMemoryLimit }),
+    /** Report files are re-checked for edits at most this often (per request, by mtime). */
+    reportsCheckIntervalMs: Type.Integer({ minimum: 0, default: apiDefaults.reportsCheckIntervalMs }),
     /** Without keys the reports are open (the demo); with keys every request needs one. */
     apiKeys: Type.Array(ApiKeySchema, { default: [] }),
   },

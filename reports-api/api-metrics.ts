@@ -1,0 +1,44 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+export interface ApiMetrics {
+  requests: Counter<'method' | 'route' | 'status'>
+  requestSeconds: Histogram<'method' | 'route'>
+  reportQuerySeconds: Histogram<'report'>
+  cacheHits: Counter<'report'>
+  cacheMisses: Counter<'report'>
+  snapshotAgeSeconds: Gauge
+  snapshotId: Gauge
+  sourceLagSeconds: Gauge<'source'>
+  queriesRunning: Gauge
+  queriesQueued: Gauge
+  shed: Counter
+}
+
+export function createApiMetrics(registry: Registry): ApiMetrics {
+  const registers = [registry]
+  return {
+    requests: new Counter({ name: 'coldpipe_api_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers }),
+    requestSeconds: new Histogram({
+      name: 'coldpipe_api_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    reportQuerySeconds: new Histogram({
+      name: 'coldpipe_report_query_duration_seconds',
+      help: 'Time spent in DuckDB per report (cache misses only)',
+      labelNames: ['report'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    cacheHits: new Counter({ name: 'coldpipe_report_cache_hits_total', help: 'Report results served from the cache', labelNames: ['report'], registers }),
+    cacheMisses: new Counter({ name: 'coldpipe_report_cache_misses_total', help: 'Report results computed', labelNames: ['report'], registers }),
+    snapshotAgeSeconds: new Gauge({ name: 'coldpipe_snapshot_age_seconds', help: 'Seconds since the served snapshot was published', registers }),
+    snapshotId: new Gauge({ name: 'coldpipe_snapshot_id', help: 'Id of the snapshot being served', registers }),
+    sourceLagSeconds: new Gauge({ name: 'coldpipe_source_lag_seconds', help: 'Seconds between now and the as-of time of each source in the served snapshot', labelNames: ['source'], registers }),
+    queriesRunning: new Gauge({ name: 'coldpipe_api_queries_running', help: 'DuckDB queries running', registers }),
+    queriesQueued: new Gauge({ name: 'coldpipe_api_queries_queued', help: 'DuckDB queries waiting for a slot', registers }),
+    shed: new Counter({ name: 'coldpipe_api_shed_total', help: 'Requests refused with OVERLOADED', registers }),
+  }
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import { ColdpipeError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Registry } from '../core/metrics.ts'
+import { AccessControl, RateLimiter, type Caller } from './access-control.ts'
+import type { ApiConfig } from './api-config.ts'
+import { createApiMetrics } from './api-metrics.ts'
+import { installErrorHandling } from './error-handler.ts'
+import { registerOpsRoutes } from './ops-routes.ts'
+import { QueryLimiter } from './query-limiter.ts'
+import { ReportCatalog } from './report-catalog.ts'
+import type { ResolvedParam } from './report-definition.ts'
+import { paramJsonSchema } from './report-params.ts'
+import { registerReportRoutes } from './report-routes.ts'
+import { ReportService } from './report-service.ts'
+import { ResultCache } from './result-cache.ts'
+import { SnapshotPool, type SnapshotSource } from './snapshot-pool.ts'
+import { registerSqlRoute } from './sql-route.ts'
+import { registerWebRoutes } from './web-routes.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling: set for /reports, /sql and /jobs routes. */
+    caller: Caller | null
+  }
+}
+
+/** What a routes plugin (e.g. the jobs endpoints) gets to check access the same way the reports do. */
+export interface ApiPluginContext {
+  /** Throws AUTH_FORBIDDEN unless the caller's key has `jobs: true` (and keys are configured). */
+  requireJobs(request: FastifyRequest): Caller
+}
+
+/** Extra routes mounted under a prefix that needs an API key, e.g. `{ prefix: '/jobs', register }`. */
+export interface ApiPlugin {
+  prefix: string
+  register(app: FastifyInstance, context: ApiPluginContext): Promise<void> | void
+}
+
+export interface AppDeps {
+  snapshots: SnapshotSource
+  reportsDir: string
+  config: ApiConfig
+  logger: Logger
+  metrics: Registry
+  /** The jobs endpoints (another stage) plug in here; mounted at their prefix, behind API keys and rate limits. */
+  jobs?: ApiPlugin
+}
+
+const protectedPrefixes = ['/reports', '/sql']
+
+/** The reports API as a fastify instance (not listening); `app.close()` closes its snapshots. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps
+  const metrics = createApiMetrics(deps.metrics)
+  const cache = new ResultCache(config.cacheMaxBytes)
+  const pool = new SnapshotPool(deps.snapshots, {
+    logger: deps.logger,
+    sqlMemoryLimit: config.sqlMemoryLimit,
+    onSwitch: (_from, to) => cache.dropSnapshotsExcept(to),
+  })
+  const limiter = new QueryLimiter(config.maxConcurrentQueries, config.maxQueuedQueries, () => metrics.shed.inc())
+  const catalog = new ReportCatalog(deps.reportsDir, { checkIntervalMs: config.reportsCheckIntervalMs, logger: deps.logger })
+  const service = new ReportService({ catalog, pool, limiter, cache, config, metrics })
+  const access = new AccessControl(config.apiKeys)
+  const rateLimiter = new RateLimiter(config.rateLimitPerMinute)
+  const prefixes = deps.jobs ? [...protectedPrefixes, deps.jobs.prefix] : protectedPrefixes
+
+  const app = Fastify({
+    // pino's Logger and fastify's logger type differ only in generics; fastify uses it as a pino logger.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID()
+    },
+    // Requests are logged once, by the onResponse hook below, instead of fastify's two lines per request.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+  app.decorateRequest('caller', null)
+  installErrorHandling(app)
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    const path = request.url.split('?')[0] ?? ''
+    if (!prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return
+    request.caller = access.identify(request.headers['x-api-key'], request.ip)
+    rateLimiter.take(request.caller.bucket)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
+    metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), caller: request.caller?.name }, 'request')
+  })
+  app.addHook('onClose', async () => {
+    await pool.close()
+  })
+
+  await catalog.refresh(true)
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'coldpipe reports API', version: '1', description: 'Named reports and ad-hoc SQL over published warehouse snapshots. Every error is `{ error: { code, message, details? } }`.' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' } } },
+      security: config.apiKeys.length > 0 ? [{ apiKey: [] }] : [],
+    },
+    // One documented path per report, with its own parameters, from the catalog as it was when first asked.
+    transformObject: (documents) => {
+      const document = 'openapiObject' in documents ? documents.openapiObject : documents.swaggerObject
+      return addReportPaths(document as Record<string, unknown>, catalogSnapshot)
+    },
+  })
+  let catalogSnapshot = (await catalog.list()).reports
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  app.addHook('onReady', async () => {
+    catalogSnapshot = (await catalog.list()).reports
+  })
+
+  registerOpsRoutes(app, { pool, metrics, limiter, registry: deps.metrics })
+  registerReportRoutes(app, { catalog, service, access })
+  registerSqlRoute(app, {
+    pool,
+    limiter,
+    config,
+    sqlAllowed: (callerSql) => {
+      if (!config.sqlEnabled) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL is turned off (api.sqlEnabled)')
+      if (access.open) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL needs API keys to be configured (api.apiKeys with sql: true)')
+      if (!callerSql) throw new ColdpipeError('AUTH_FORBIDDEN', 'this API key may not run ad-hoc SQL (sql: false)')
+    },
+  })
+  registerWebRoutes(app)
+  if (deps.jobs) {
+    const jobs = deps.jobs
+    await app.register(
+      async (scope) => {
+        await jobs.register(scope, {
+          requireJobs: (request) => {
+            if (access.open || !request.caller) throw new ColdpipeError('AUTH_REQUIRED', 'the jobs endpoints need an API key with jobs: true')
+            if (!request.caller.jobs) throw new ColdpipeError('AUTH_FORBIDDEN', `API key "${request.caller.name}" may not use the jobs endpoints`)
+            return request.caller
+          },
+        })
+      },
+      { prefix: jobs.prefix },
+    )
+  }
+  // Warm the pool so the first request does not open the snapshot; no snapshot yet is fine (/ready says so).
+  await pool.current().catch((error) => deps.logger.warn({ err: error }, 'cannot open the current snapshot yet'))
+  return app
+}
+
+function addReportPaths(document: Record<string, unknown>, reports: Awaited<ReturnType<ReportCatalog['list']>>['reports']): Record<string, unknown> {
+  const paths = { ...(document.paths as Record<string, unknown>) }
+  for (const report of reports) {
+    paths[`/reports/${report.name}`] = {
+      get: {
+        tags: ['reports'],
+        summary: report.title,
+        description: report.description ?? '',
+        parameters: [
+          ...report.params.map((param) => ({
+            name: param.name,
+            in: 'query',
+            required: param.required,
+            description: param.description,
+            schema: paramSchemaForDocs(param),
+          })),
+          ...['format', 'limit', 'offset', 'sort', 'asOf', 'acceptStale'].map((name) => ({ $ref: `#/components/parameters/${name}` })),
+        ],
+        responses: { 200: { description: 'Rows with snapshot and freshness metadata (JSON), or CSV, NDJSON, Parquet' } },
+      },
+    }
+  }
+  const components = { ...(document.components as Record<string, unknown>) }
+  components.parameters = reservedParamDocs
+  return { ...document, paths, components }
+}
+
+function paramSchemaForDocs(param: ResolvedParam): Record<string, unknown> {
+  const schema = paramJsonSchema(param)
+  delete schema.description
+  return schema
+}
+
+export const reservedParamDocs: Record<string, unknown> = {
+  format: { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv', 'ndjson', 'parquet'] }, description: 'Overrides the Accept header' },
+  limit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'Rows per page (JSON default 1000; at most api.maxRows)' },
+  offset: { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'Rows to skip' },
+  sort: { name: 'sort', in: 'query', schema: { type: 'string' }, description: 'A declared column; prefix - for descending' },
+  asOf: { name: 'asOf', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'Answer from the newest snapshot published at or before this time' },
+  acceptStale: { name: 'acceptStale', in: 'query', schema: { type: 'boolean' }, description: 'Answer even when sources are staler than the report allows' },
+}

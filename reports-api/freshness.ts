@@ -1,0 +1,45 @@
+import type { SnapshotManifest } from '../warehouse/snapshot-store.ts'
+
+export interface SourceFreshness {
+  /** `service.table` */
+  source: string
+  asOf: string
+  lagSeconds: number
+}
+
+/**
+ * Per-source freshness from the snapshot's manifest watermarks: one entry per `service.table`, the oldest
+ * as-of of its position streams (e.g. every Kafka partition of a topic) winning.
+ */
+export function snapshotFreshness(manifest: SnapshotManifest, now = Date.now()): SourceFreshness[] {
+  const oldest = new Map<string, number>()
+  for (const mark of manifest.watermarks ?? []) {
+    const source = `${mark.service}.${mark.table}`
+    const time = Date.parse(mark.asOf)
+    if (Number.isNaN(time)) continue
+    const known = oldest.get(source)
+    if (known === undefined || time < known) oldest.set(source, time)
+  }
+  return [...oldest.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([source, time]) => ({ source, asOf: new Date(time).toISOString(), lagSeconds: Math.max(0, Math.round((now - time) / 1000)) }))
+}
+
+/**
+ * The sources a report reads: its declared `sources` (`service` or `service.table`), else every source whose
+ * `service.table` its SQL names, else (read models hide their inputs) every source of the snapshot.
+ */
+export function reportSources(all: SourceFreshness[], sql: string, declared?: string[]): SourceFreshness[] {
+  if (declared) {
+    return all.filter((entry) => declared.some((name) => entry.source === name || entry.source.startsWith(`${name}.`)))
+  }
+  const text = sql.toLowerCase().replace(/"/g, '')
+  const named = all.filter((entry) => new RegExp(`\\b${entry.source.toLowerCase().replace(/\./g, '\\.')}\\b`).test(text))
+  return named.length > 0 ? named : all
+}
+
+export function oldestAsOf(sources: SourceFreshness[]): string | undefined {
+  let oldest: string | undefined
+  for (const entry of sources) if (oldest === undefined || entry.asOf < oldest) oldest = entry.asOf
+  return oldest
+}

@@ -1,0 +1,7 @@
+export { buildApp, type ApiPlugin, type ApiPluginContext, type AppDeps } from './app.ts'
+export { startServer, type RunningServer } from './server.ts'
+export { ApiConfigSchema, apiDefaults, type ApiConfig, type ApiKeyConfig } from './api-config.ts'
+export { parseReportDefinition, reservedParams, type ReportDefinition } from './report-definition.ts'
+export { ReportCatalog } from './report-catalog.ts'
+export type { Caller } from './access-control.ts'
+export type { SnapshotSource } from './snapshot-pool.ts'

@@ -1,0 +1,234 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { quoteIdent, quoteLiteral, type ColumnInfo } from '../core/duckdb/index.ts'
+import { ColdpipeError } from '../core/errors.ts'
+import type { ApiConfig } from './api-config.ts'
+import type { ApiMetrics } from './api-metrics.ts'
+import { oldestAsOf, reportSources, snapshotFreshness, type SourceFreshness } from './freshness.ts'
+import type { QueryLimiter } from './query-limiter.ts'
+import type { ReportCatalog } from './report-catalog.ts'
+import type { ReportDefinition } from './report-definition.ts'
+import { bindParams, type BoundParams } from './report-params.ts'
+import { contentTypes, encodeCsv, encodeNdjson, negotiateFormat, type Format } from './result-formats.ts'
+import type { CachedResult, ResultCache } from './result-cache.ts'
+import type { SnapshotLease, SnapshotPool } from './snapshot-pool.ts'
+
+export interface ReportRequest {
+  name: string
+  query: Record<string, unknown>
+  accept?: string
+  ifNoneMatch?: string
+  acceptStaleHeader?: string
+}
+
+export interface ReportReply {
+  status: 200 | 304
+  headers: Record<string, string>
+  body?: Buffer | string
+}
+
+interface Paging {
+  limit: number
+  offset: number
+  sort?: { column: string; descending: boolean }
+}
+
+interface EncodedResult {
+  body: Buffer
+  columns: ColumnInfo[]
+  page: { limit: number; offset: number; returned: number; hasMore: boolean; total?: number }
+}
+
+const defaultJsonPageRows = 1000
+
+function invalidReserved(param: string, expected: string, got: unknown): ColdpipeError {
+  return new ColdpipeError('REPORT_PARAM_INVALID', `query parameter "${param}" must be ${expected}; got ${JSON.stringify(got)}`, {
+    context: { param, expected, got },
+  })
+}
+
+function single(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name]
+  if (value === undefined) return undefined
+  if (Array.isArray(value)) throw invalidReserved(name, 'given once', value)
+  return String(value)
+}
+
+function parseNonNegative(query: Record<string, unknown>, name: string, max: number): number | undefined {
+  const raw = single(query, name)
+  if (raw === undefined) return undefined
+  if (!/^\d+$/.test(raw) || Number(raw) > max) throw invalidReserved(name, `an integer between 0 and ${max}`, raw)
+  return Number(raw)
+}
+
+export function parseBoolean(value: string | undefined): boolean {
+  return value !== undefined && ['true', '1', 'yes'].includes(value.toLowerCase())
+}
+
+/** Runs named reports: parameters, snapshot choice, freshness, cache and ETag, encoding. */
+export class ReportService {
+  private readonly inFlight = new Map<string, Promise<CachedResult>>()
+
+  constructor(
+    private readonly deps: {
+      catalog: ReportCatalog
+      pool: SnapshotPool
+      limiter: QueryLimiter
+      cache: ResultCache
+      config: ApiConfig
+      metrics: ApiMetrics
+    },
+  ) {}
+
+  private paging(definition: ReportDefinition, query: Record<string, unknown>, format: Format): Paging {
+    const { maxRows } = this.deps.config
+    const limit = parseNonNegative(query, 'limit', maxRows) ?? (format === 'json' ? Math.min(defaultJsonPageRows, maxRows) : maxRows)
+    const offset = parseNonNegative(query, 'offset', Number.MAX_SAFE_INTEGER) ?? 0
+    const sortRaw = single(query, 'sort')
+    let sort: Paging['sort']
+    if (sortRaw !== undefined) {
+      const descending = sortRaw.startsWith('-')
+      const column = descending ? sortRaw.slice(1) : sortRaw.replace(/^\+/, '')
+      const allowed = definition.columns ?? []
+      if (!allowed.includes(column)) {
+        throw invalidReserved('sort', allowed.length ? `one of ${allowed.join(', ')} (prefix - for descending)` : 'absent: this report declares no sortable columns', sortRaw)
+      }
+      sort = { column, descending }
+    }
+    return { limit, offset, sort }
+  }
+
+  private async pickSnapshot(query: Record<string, unknown>): Promise<SnapshotLease> {
+    const asOfRaw = single(query, 'asOf')
+    if (asOfRaw === undefined) return this.deps.pool.lease()
+    const time = Date.parse(asOfRaw)
+    if (Number.isNaN(time)) throw invalidReserved('asOf', 'an ISO 8601 time', asOfRaw)
+    return this.deps.pool.lease(await this.deps.pool.resolveAsOf(new Date(time)))
+  }
+
+  async run(request: ReportRequest): Promise<ReportReply> {
+    const definition = await this.deps.catalog.get(request.name)
+    const params = bindParams(definition, request.query)
+    const format = negotiateFormat(request.query.format, request.accept)
+    const paging = this.paging(definition, request.query, format)
+    const acceptStale = parseBoolean(single(request.query, 'acceptStale')) || parseBoolean(request.acceptStaleHeader)
+    const lease = await this.pickSnapshot(request.query)
+    try {
+      const manifest = lease.manifest
+      const freshness = reportSources(snapshotFreshness(manifest), definition.sql, definition.sources)
+      const dataAsOf = oldestAsOf(freshness)
+      const headers: Record<string, string> = {
+        'x-coldpipe-snapshot': String(manifest.id),
+        'x-coldpipe-snapshot-published-at': manifest.publishedAt,
+        vary: 'Accept, X-Coldpipe-Accept-Stale',
+      }
+      if (dataAsOf) headers['x-coldpipe-data-as-of'] = dataAsOf
+      if (definition.maxStalenessSeconds !== undefined) {
+        const stale = freshness.filter((entry) => entry.lagSeconds > definition.maxStalenessSeconds!)
+        if (stale.length > 0 && !acceptStale) {
+          throw new ColdpipeError(
+            'REPORT_STALE',
+            `report ${definition.name} allows data at most ${definition.maxStalenessSeconds} s old, but ${stale.map((s) => `${s.source} is ${s.lagSeconds} s old`).join(', ')}; pass acceptStale=true (or header X-Coldpipe-Accept-Stale: true) to get it anyway`,
+            { context: { report: definition.name, snapshot: manifest.id, maxStalenessSeconds: definition.maxStalenessSeconds, staleSources: stale } },
+          )
+        }
+        if (stale.length > 0) headers['x-coldpipe-stale'] = 'true'
+      }
+      const key = this.cacheKey(manifest.id, definition, params, format, paging)
+      const etag = `W/"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`
+      headers.etag = etag
+      headers['cache-control'] = 'private, no-cache'
+      if (request.ifNoneMatch && request.ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
+        return { status: 304, headers }
+      }
+      let result = this.deps.cache.get(key)
+      if (result) this.deps.metrics.cacheHits.inc({ report: definition.name })
+      else {
+        // Identical requests arriving together share one query instead of stampeding DuckDB.
+        let pending = this.inFlight.get(key)
+        if (!pending) {
+          this.deps.metrics.cacheMisses.inc({ report: definition.name })
+          pending = this.deps.limiter
+            .run(() => this.compute(lease, definition, params, paging, format))
+            .then((computed) => {
+              const fresh = { body: computed.body, contentType: contentTypes[format], meta: { columns: computed.columns, page: computed.page } }
+              if (this.deps.config.cacheMaxBytes > 0) this.deps.cache.set(key, fresh)
+              return fresh
+            })
+            .finally(() => this.inFlight.delete(key))
+          this.inFlight.set(key, pending)
+        } else this.deps.metrics.cacheHits.inc({ report: definition.name })
+        result = await pending
+      }
+      headers['content-type'] = result.contentType
+      const page = result.meta.page as EncodedResult['page']
+      if (page.returned >= 0) headers['x-coldpipe-rows'] = String(page.returned)
+      if (format === 'csv' || format === 'parquet') headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`
+      if (format !== 'json') return { status: 200, headers, body: result.body }
+      const envelope = this.envelope(definition, manifest, freshness, params, result.meta.columns as ColumnInfo[], page)
+      return { status: 200, headers, body: `${envelope.slice(0, -1)},"rows":${result.body.toString('utf8')}}` }
+    } finally {
+      lease.release()
+    }
+  }
+
+  private envelope(
+    definition: ReportDefinition,
+    manifest: SnapshotLease['manifest'],
+    freshness: SourceFreshness[],
+    params: BoundParams,
+    columns: ColumnInfo[],
+    page: EncodedResult['page'],
+  ): string {
+    return JSON.stringify({
+      report: definition.name,
+      title: definition.title,
+      snapshot: { id: manifest.id, publishedAt: manifest.publishedAt },
+      dataAsOf: oldestAsOf(freshness) ?? null,
+      freshness,
+      params: params.normalized,
+      columns,
+      page,
+    })
+  }
+
+  private cacheKey(snapshotId: number, definition: ReportDefinition, params: BoundParams, format: Format, paging: Paging): string {
+    const sort = paging.sort ? `${paging.sort.descending ? '-' : ''}${paging.sort.column}` : ''
+    return `${snapshotId}|${definition.name}|${definition.version}|${format}|${JSON.stringify(params.normalized)}|${paging.limit}|${paging.offset}|${sort}`
+  }
+
+  private pagedSql(definition: ReportDefinition, paging: Paging, extraRow: boolean): string {
+    const order = paging.sort ? ` ORDER BY ${quoteIdent(paging.sort.column)} ${paging.sort.descending ? 'DESC' : 'ASC'} NULLS LAST` : ''
+    // limit and offset are validated integers; the report's own parameters stay bound ($name).
+    return `SELECT * FROM (\n${definition.sql}\n) AS _report${order} LIMIT ${paging.limit + (extraRow ? 1 : 0)} OFFSET ${paging.offset}`
+  }
+
+  private async compute(lease: SnapshotLease, definition: ReportDefinition, params: BoundParams, paging: Paging, format: Format): Promise<EncodedResult> {
+    const stop = this.deps.metrics.reportQuerySeconds.startTimer({ report: definition.name })
+    try {
+      return await lease.query('reports', this.deps.config.reportTimeoutMs, 'REPORT_TIMEOUT', async (db) => {
+        if (format === 'parquet') {
+          const file = join(tmpdir(), `coldpipe-report-${randomUUID()}.parquet`)
+          try {
+            await db.run(`COPY (${this.pagedSql(definition, paging, false)}) TO ${quoteLiteral(file)} (FORMAT parquet)`, params.sql)
+            const body = await readFile(file)
+            return { body, columns: [], page: { limit: paging.limit, offset: paging.offset, returned: -1, hasMore: false } }
+          } finally {
+            await rm(file, { force: true })
+          }
+        }
+        const result = await db.queryJson(this.pagedSql(definition, paging, true), params.sql)
+        const hasMore = result.rows.length > paging.limit
+        const rows = hasMore ? result.rows.slice(0, paging.limit) : result.rows
+        const page = { limit: paging.limit, offset: paging.offset, returned: rows.length, hasMore, ...(hasMore ? {} : { total: paging.offset + rows.length }) }
+        const names = result.columns.map((c) => c.name)
+        const body = format === 'csv' ? encodeCsv(names, rows) : format === 'ndjson' ? encodeNdjson(rows) : Buffer.from(JSON.stringify(rows))
+        return { body, columns: result.columns, page }
+      })
+    } finally {
+      stop()
+    }
+  }
+}

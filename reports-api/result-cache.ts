@@ -1,0 +1,56 @@
+/** A cached, already-encoded report result. */
+export interface CachedResult {
+  body: Buffer
+  contentType: string
+  /** Values that go into the JSON envelope or headers and do not depend on request time. */
+  meta: Record<string, unknown>
+}
+
+/**
+ * Least-recently-used cache bounded by the bytes of the encoded bodies. Keys start with the snapshot id, so
+ * `dropSnapshotsExcept` can forget a replaced snapshot's results at once.
+ */
+export class ResultCache {
+  private readonly entries = new Map<string, CachedResult>()
+  private bytes = 0
+
+  constructor(private readonly maxBytes: number) {}
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes }
+  }
+
+  get(key: string): CachedResult | undefined {
+    const found = this.entries.get(key)
+    if (!found) return undefined
+    // Map keeps insertion order: re-inserting marks the entry most recently used.
+    this.entries.delete(key)
+    this.entries.set(key, found)
+    return found
+  }
+
+  set(key: string, value: CachedResult): void {
+    const cost = value.body.byteLength + key.length
+    if (cost > this.maxBytes) return
+    this.delete(key)
+    this.entries.set(key, value)
+    this.bytes += cost
+    for (const [oldest, entry] of this.entries) {
+      if (this.bytes <= this.maxBytes) break
+      this.entries.delete(oldest)
+      this.bytes -= entry.body.byteLength + oldest.length
+    }
+  }
+
+  delete(key: string): void {
+    const found = this.entries.get(key)
+    if (!found) return
+    this.entries.delete(key)
+    this.bytes -= found.body.byteLength + key.length
+  }
+
+  dropSnapshotsExcept(snapshotId: number): void {
+    const keep = `${snapshotId}|`
+    for (const key of [...this.entries.keys()]) if (!key.startsWith(keep)) this.delete(key)
+  }
+}

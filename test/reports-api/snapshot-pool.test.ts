@@ -1,0 +1,77 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { PassThrough } from 'node:stream'
+import { createLogger, silentLogger } from '../../core/logger.ts'
+import { SnapshotPool } from '../../reports-api/snapshot-pool.ts'
+import { fixtureWarehouse, publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+import { testApi } from './api-harness.ts'
+
+describe('SnapshotPool', () => {
+  it('keeps a snapshot open for in-flight work after the current pointer moves, then closes it', async () => {
+    const { store } = await fixtureWarehouse()
+    await publishFixtureSnapshot(store, { marker: 'one' })
+    const closed: number[] = []
+    const logs = new PassThrough()
+    logs.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { msg: string; snapshot: number }
+        if (entry.msg === 'closed snapshot') closed.push(entry.snapshot)
+      }
+    })
+    const pool = new SnapshotPool(store, { logger: createLogger({ destination: logs }), sqlMemoryLimit: '256MB', checkIntervalMs: 0 })
+    onTestFinished(() => pool.close())
+    const lease = await pool.lease()
+    expect(lease.manifest.id).toBe(1)
+    await publishFixtureSnapshot(store, { marker: 'two' })
+    expect((await pool.current())?.id).toBe(2)
+    // The old lease still reads snapshot 1 after the switch.
+    const marker = await lease.query('reports', 5000, 'REPORT_TIMEOUT', (db) => db.all<{ marker: string }>('select marker from coldpipe.snapshot'))
+    expect(marker).toEqual([{ marker: 'one' }])
+    const next = await pool.lease()
+    expect(next.manifest.id).toBe(2)
+    expect(await next.query('reports', 5000, 'REPORT_TIMEOUT', (db) => db.all('select marker from coldpipe.snapshot'))).toEqual([{ marker: 'two' }])
+    next.release()
+    expect(closed).toEqual([])
+    lease.release()
+    await waitFor(() => closed.includes(1))
+    const again = await pool.lease()
+    expect(again.manifest.id).toBe(2)
+    again.release()
+  })
+
+  it('runs queries concurrently on separate connections of one snapshot', async () => {
+    const { store } = await fixtureWarehouse()
+    await publishFixtureSnapshot(store)
+    const pool = new SnapshotPool(store, { logger: silentLogger, sqlMemoryLimit: '256MB' })
+    onTestFinished(() => pool.close())
+    const lease = await pool.lease()
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => lease.query('reports', 5000, 'REPORT_TIMEOUT', (db) => db.all<{ n: number }>(`select ${i}::INTEGER as n`))),
+    )
+    expect(results.map((r) => r[0]!.n)).toEqual([0, 1, 2, 3])
+    lease.release()
+  })
+})
+
+describe('jobs plugin hook', () => {
+  it('mounts extra routes behind API keys that need jobs: true', async () => {
+    const keys = [
+      { key: 'ops-key-00000001', name: 'ops', reports: ['*'], sql: false, jobs: true },
+      { key: 'reader-key-00001', name: 'reader', reports: ['*'], sql: false, jobs: false },
+    ]
+    const { app } = await testApi({
+      config: { apiKeys: keys },
+      deps: {
+        jobs: {
+          prefix: '/jobs',
+          register: (scope, context) => {
+            scope.get('/', async (request) => ({ jobs: [], caller: context.requireJobs(request).name }))
+          },
+        },
+      },
+    })
+    expect((await app.inject('/jobs')).json().error.code).toBe('AUTH_REQUIRED')
+    expect((await app.inject({ url: '/jobs', headers: { 'x-api-key': keys[1]!.key } })).json().error.code).toBe('AUTH_FORBIDDEN')
+    expect((await app.inject({ url: '/jobs', headers: { 'x-api-key': keys[0]!.key } })).json()).toEqual({ jobs: [], caller: 'ops' })
+  })
+})
