@@ -1,0 +1,20 @@
+import type { RegisterCommand } from '../command-context.ts'
+import { collectStatus, describeJobsFromConfig, renderStatus } from '../../jobs/index.ts'
+
+/** `coldpipe status`: one screen of jobs, freshness, ingest lag, snapshot age and open breakers. */
+export const registerStatusCommand: RegisterCommand = (program, context) => {
+  program
+    .command('status')
+    .description('show jobs and their last runs, data freshness per source, ingest lag, snapshot age and open circuit breakers')
+    .option('--json', 'print the status as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const config = context.config()
+      const status = await collectStatus({
+        lakeRoot: config.lake,
+        warehousePath: config.warehouse.path,
+        jobs: describeJobsFromConfig(config),
+        sources: Object.keys(config.sources),
+      })
+      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status))
+    })
+}

@@ -1,0 +1,91 @@
+import type { ColdpipeConfig } from '../core/config/index.ts'
+import { ColdpipeError, isColdpipeError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { parseCronSchedule } from './cron-time.ts'
+import type { Job, JobContext, JobResult, JobSchedule, RunOptions } from './job-types.ts'
+import type { JobDescription } from './status.ts'
+
+/** What a stage function gets from a job run. */
+export interface StageCall {
+  runId: string
+  signal: AbortSignal
+  logger: Logger
+}
+
+/**
+ * The stage functions jobs call, injected by whoever wires coldpipe together (the `start` command).
+ * Each returns whatever it returns; a numeric `rows` (or an array of records with `rows`) is counted.
+ */
+export interface JobStageDeps {
+  runExport?: (source: string, options: StageCall & RunOptions) => Promise<unknown>
+  publish?: (call: StageCall) => Promise<unknown>
+  compact?: (call: StageCall) => Promise<unknown>
+  applyRetention?: (call: StageCall) => Promise<unknown>
+}
+
+/** A schedule from config, checked now so a typo names its field at start-up rather than failing at night. */
+function checkedSchedule(schedule: JobSchedule, path: string): JobSchedule {
+  try {
+    parseCronSchedule(schedule.cron, schedule.timezone)
+  } catch (error) {
+    if (!isColdpipeError(error)) throw error
+    throw new ColdpipeError('CONFIG_INVALID', `invalid configuration\n  ${path}: ${error.message}`, { cause: error, context: { path } })
+  }
+  return schedule
+}
+
+/** The jobs a config defines, without anything to run them: for `coldpipe status` and listings. */
+export function describeJobsFromConfig(config: ColdpipeConfig): JobDescription[] {
+  const seen = new Set<string>()
+  const jobs: JobDescription[] = config.exports.map((exp, i) => {
+    const id = `export:${exp.source}`
+    if (seen.has(id)) {
+      throw new ColdpipeError('CONFIG_INVALID', `exports[${i}].source: source "${exp.source}" has a second exports entry; merge its tables into one`, {
+        context: { path: `exports[${i}].source` },
+      })
+    }
+    seen.add(id)
+    const schedule = exp.schedule ? checkedSchedule({ cron: exp.schedule, timezone: exp.timezone }, `exports[${i}].schedule`) : undefined
+    return { id, kind: 'export', source: exp.source, ...(schedule ? { schedule } : {}) }
+  })
+  for (const kind of ['publish', 'compaction', 'retention'] as const) {
+    const scheduled = config.jobs[kind]
+    const schedule = scheduled ? checkedSchedule({ cron: scheduled.schedule, timezone: scheduled.timezone }, `jobs.${kind}.schedule`) : undefined
+    jobs.push({ id: kind, kind, ...(schedule ? { schedule } : {}) })
+  }
+  return jobs
+}
+
+/** Counts rows in whatever a stage returned: `{rows}`, or a list of run records with `rows`. */
+export function toJobResult(value: unknown): JobResult {
+  if (Array.isArray(value)) {
+    const rows = value.reduce<number>((sum, item) => sum + (typeof item?.rows === 'number' ? item.rows : 0), 0)
+    return { rows, info: { items: value.length } }
+  }
+  if (value && typeof value === 'object') {
+    const { rows, ...rest } = value as { rows?: unknown }
+    return { ...(typeof rows === 'number' ? { rows } : {}), info: rest as Record<string, unknown> }
+  }
+  return {}
+}
+
+/** Jobs for every export source and for publish, compaction and retention, calling the injected stages. */
+export function buildJobsFromConfig(config: ColdpipeConfig, deps: JobStageDeps): Job[] {
+  const missing = (id: string, what: string): never => {
+    throw new ColdpipeError('JOB_NOT_CONFIGURED', `job ${id} cannot run: this process has no ${what} wired in`, { context: { job: id } })
+  }
+  const call = (ctx: JobContext): StageCall => ({ runId: ctx.runId, signal: ctx.signal, logger: ctx.logger })
+  const stage: Record<string, keyof JobStageDeps> = { publish: 'publish', compaction: 'compact', retention: 'applyRetention' }
+  return describeJobsFromConfig(config).map((description): Job => {
+    if (description.kind === 'export') {
+      const source = description.source!
+      return {
+        ...description,
+        acceptsOptions: ['full', 'cursorRange', 'tables'],
+        run: async (ctx) => toJobResult(await (deps.runExport ?? missing(description.id, 'exporter'))(source, { ...call(ctx), ...ctx.options })),
+      }
+    }
+    const fn = deps[stage[description.kind]!] as ((c: StageCall) => Promise<unknown>) | undefined
+    return { ...description, run: async (ctx) => toJobResult(await (fn ?? missing(description.id, `${description.kind} stage`))(call(ctx))) }
+  })
+}
