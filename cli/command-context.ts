@@ -14,6 +14,9 @@ export interface CommandContext {
   configPath(): string
   /** Resources closed on shutdown, in reverse order of registration. */
   onShutdown(close: () => Promise<void> | void): void
+  /** Called by commands that serve until a signal (serve, start, demo, dev-broker); others exit when their action ends. */
+  keepRunning(): void
+  readonly longRunning: boolean
 }
 
 /** A subcommand module: adds itself to the program. */
@@ -22,6 +25,7 @@ export type RegisterCommand = (program: Command, context: CommandContext) => voi
 export function createCommandContext(program: Command, onShutdown: CommandContext['onShutdown']): CommandContext {
   let cached: ColdpipeConfig | undefined
   let logger: Logger | undefined
+  let longRunning = false
   const configPath = (): string => resolve(program.opts<{ config?: string }>().config ?? 'coldpipe.yaml')
   return {
     get logger() {
@@ -41,5 +45,11 @@ export function createCommandContext(program: Command, onShutdown: CommandContex
       return cached
     },
     onShutdown,
+    keepRunning() {
+      longRunning = true
+    },
+    get longRunning() {
+      return longRunning
+    },
   }
 }

@@ -25,6 +25,8 @@ async function shutdown(exitCode: number): Promise<never> {
       }
     }
   }
+  // Pending stdout (a large CSV into a pipe) must reach its reader before the process ends.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
   process.exit(exitCode)
 }
 
@@ -37,6 +39,8 @@ for (const register of commands as RegisterCommand[]) register(program, context)
 
 try {
   await program.parseAsync(process.argv)
+  // One-shot commands end here and close what they opened; serving commands run until a signal.
+  if (!context.longRunning) await shutdown(typeof process.exitCode === 'number' ? process.exitCode : 0)
 } catch (error) {
   const prefix = isColdpipeError(error) ? `coldpipe: ${error.code}: ` : 'coldpipe: '
   process.stderr.write(`${prefix}${messageOf(error)}\n`)

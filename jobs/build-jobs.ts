@@ -2,7 +2,7 @@ import type { ColdpipeConfig } from '../core/config/index.ts'
 import { ColdpipeError, isColdpipeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { parseCronSchedule } from './cron-time.ts'
-import type { Job, JobContext, JobResult, JobSchedule, RunOptions } from './job-types.ts'
+import type { Job, JobContext, JobResult, JobSchedule, RunOptions, SourceHealthProvider } from './job-types.ts'
 import type { JobDescription } from './status.ts'
 
 /** What a stage function gets from a job run. */
@@ -21,6 +21,8 @@ export interface JobStageDeps {
   publish?: (call: StageCall) => Promise<unknown>
   compact?: (call: StageCall) => Promise<unknown>
   applyRetention?: (call: StageCall) => Promise<unknown>
+  /** Live breaker state of the sources the stages talk to, for status. */
+  sourceHealth?: SourceHealthProvider
 }
 
 /** A schedule from config, checked now so a typo names its field at start-up rather than failing at night. */

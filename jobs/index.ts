@@ -9,6 +9,6 @@ export { jobsDefaults, JobsConfigSchema, type JobsConfig } from './jobs-config.t
 export { jobsApiPlugin, jobsRoutes, type JobsApiPlugin, type JobsRoutesDeps } from './jobs-routes.ts'
 export { RunHistory } from './run-history.ts'
 export { startScheduler, type JobSummary, type Scheduler, type SchedulerOptions } from './scheduler.ts'
-export { readRecordedSourceHealth, SourceGuard, type SourceGuardOptions, type SourceGuardSettings } from './source-guard.ts'
+export { readRecordedSourceHealth, SourceGuard, type SourceGuardOptions, type SourceGuardSettings } from '../ingest/export/source-guard.ts'
 export { loadStageDeps, type StageDepsLoader } from './stage-deps.ts'
 export { collectStatus, formatDuration, renderStatus, type JobDescription, type JobStatus, type SourceFreshness, type StatusInput, type StatusReport } from './status.ts'

@@ -65,19 +65,6 @@ export interface RunRecord {
   error?: { code: string; message: string }
 }
 
-/** Breaker state of one source, as the status screen shows it. */
-export interface SourceHealth {
-  source: string
-  state: 'closed' | 'open' | 'half-open' | 'isolated'
-  /** When the breaker last opened, ISO. */
-  openedAt?: string
-  lastError?: { code: string; message: string; at: string }
-  consecutiveFailures?: number
-}
-
-/** Anything that can report per-source breaker state: the source guard, or the exporter. */
-export interface SourceHealthProvider {
-  getSourceHealth(): SourceHealth[] | Promise<SourceHealth[]>
-}
+export type { SourceHealth, SourceHealthProvider } from '../ingest/export/source-guard.ts'
 
 export const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9:._-]*$/

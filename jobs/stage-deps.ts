@@ -1,5 +1,8 @@
 import type { ColdpipeConfig } from '../core/config/index.ts'
+import { ColdpipeError, errorDefinitions, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
+import { createExporter, SourceGuard, type ExportRunRecord } from '../ingest/export/index.ts'
+import { applyRetention, compact, publish } from '../warehouse/index.ts'
 import type { JobStageDeps } from './build-jobs.ts'
 
 /** Builds the stage functions jobs call, registering whatever it opens with `onShutdown`. */
@@ -10,8 +13,52 @@ export type StageDepsLoader = (
 ) => Promise<JobStageDeps>
 
 /**
- * The stages `coldpipe jobs run` and `coldpipe start` use. Wiring point for the exporter
- * (`createExporter(...).runExport`), the warehouse (`publish`, `compact`, `applyRetention`): until a stage
- * is wired here its job fails with JOB_NOT_CONFIGURED, naming what is missing.
+ * An export run reports failed tables in its records rather than throwing (the other tables still commit);
+ * for a job, any failed table fails the run, so the runner retries it and alerts. The error keeps the
+ * first failure's code, so an open breaker is not retried while a dropped connection is.
  */
-export const loadStageDeps: StageDepsLoader = async () => ({})
+export function failOnFailedTables(source: string, records: ExportRunRecord[]): ExportRunRecord[] {
+  const failed = records.filter((r) => r.status === 'failed')
+  if (failed.length === 0) return records
+  const first = failed[0]!.error
+  const code = (first?.code && first.code in errorDefinitions ? first.code : 'EXPORT_FAILED') as ErrorCode
+  const names = failed.map((r) => `${r.table}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')
+  throw new ColdpipeError(code, `export of ${source}: ${failed.length} of ${records.length} tables failed: ${names}`, {
+    context: { source, failed: failed.map((r) => r.table), committed: records.filter((r) => r.status !== 'failed').map((r) => r.table) },
+  })
+}
+
+/**
+ * The real stages `coldpipe start` and `coldpipe jobs run` call: the exporter (one per process, one
+ * breaker per source, state recorded in the lake for `coldpipe status`) and the warehouse stages.
+ */
+export const loadStageDeps: StageDepsLoader = async (config, logger, onShutdown) => {
+  const guard = new SourceGuard({ sources: config.sources, logger, lakeRoot: config.lake })
+  const exporter = createExporter({ sources: config.sources, exports: config.exports, lakeRoot: config.lake, logger, guard })
+  onShutdown(async () => {
+    await exporter.close()
+    await guard.close()
+  })
+  return {
+    sourceHealth: guard,
+    runExport: async (source, options) => {
+      const range = options.cursorRange
+      if (range && (range.from === undefined || range.to === undefined)) {
+        throw new ColdpipeError('JOB_OPTIONS_INVALID', 'a backfill needs both ends of the cursor range (from and to)', {
+          context: { field: range.from === undefined ? 'cursorRange.from' : 'cursorRange.to' },
+        })
+      }
+      const records = await exporter.runExport(source, {
+        runId: options.runId,
+        logger: options.logger,
+        ...(options.full ? { full: true } : {}),
+        ...(options.tables ? { tables: options.tables } : {}),
+        ...(range ? { cursorRange: { from: range.from!, to: range.to! } } : {}),
+      })
+      return failOnFailedTables(source, records)
+    },
+    publish: (call) => publish({ lakeRoot: config.lake, warehouse: config.warehouse, models: config.models, logger: call.logger }),
+    compact: (call) => compact({ lakeRoot: config.lake, logger: call.logger, memoryLimit: config.warehouse.memoryLimit, threads: config.warehouse.threads }),
+    applyRetention: (call) => applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger }),
+  }
+}

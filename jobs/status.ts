@@ -4,7 +4,7 @@ import { SnapshotStore } from '../warehouse/snapshot-store.ts'
 import { parseCronSchedule } from './cron-time.ts'
 import type { JobSchedule, RunRecord, SourceHealth, SourceHealthProvider } from './job-types.ts'
 import { RunHistory } from './run-history.ts'
-import { readRecordedSourceHealth } from './source-guard.ts'
+import { readRecordedSourceHealth } from '../ingest/export/source-guard.ts'
 
 /** What status needs to know about a job; `Job` fits, and so does a description built from config alone. */
 export interface JobDescription {

@@ -161,10 +161,13 @@ async function applyTable(db: Database, lakeRoot: string, plan: TablePlan, wareh
     : mergeStagedSql(target)
   for (const sql of statements) await db.run(sql)
   await db.run('DROP TABLE staged')
-  const excluded = [...(await columnsOf(db, state)).keys()].filter((c) => c.startsWith('_cp_') && !(warehouse.softDeletes && c === '_cp_deleted'))
+  const stateColumns = await columnsOf(db, state)
+  // Only CDC rows carry deletes; integration events (append-only) have no `_cp_op` / `_cp_deleted`.
+  const hasDeletes = plan.kind === 'changes' && stateColumns.has('_cp_op') && stateColumns.has('_cp_deleted')
+  const excluded = [...stateColumns.keys()].filter((c) => c.startsWith('_cp_') && !(warehouse.softDeletes && hasDeletes && c === '_cp_deleted'))
   const exclude = excluded.length ? ` EXCLUDE (${excluded.map(quoteIdent).join(', ')})` : ''
-  const filter = warehouse.softDeletes || plan.kind !== 'changes' ? 'true' : liveRowPredicate(plan.kind)
-  const softDeleteFix = warehouse.softDeletes && plan.kind === 'changes' ? ` REPLACE (coalesce(_cp_deleted, _cp_op = 'd', false) AS _cp_deleted)` : ''
+  const filter = warehouse.softDeletes || !hasDeletes ? 'true' : liveRowPredicate(plan.kind)
+  const softDeleteFix = warehouse.softDeletes && hasDeletes ? ` REPLACE (coalesce(_cp_deleted, _cp_op = 'd', false) AS _cp_deleted)` : ''
   await db.run(`CREATE OR REPLACE VIEW ${current} AS SELECT *${exclude}${softDeleteFix} FROM ${state} WHERE ${filter}`)
   return { rows: Number(n) }
 }

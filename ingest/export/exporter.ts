@@ -6,7 +6,7 @@ import { CommitLog, removeStaleTemps, writeFileAtomic } from '../../lake/index.t
 import { exportTableDefaults, sourceDefaults, type ExportConfig, type ExportTableConfig, type SourceConfig } from './export-config.ts'
 import { PostgresConnector } from './postgres-connector.ts'
 import { MysqlConnector } from './mysql-connector.ts'
-import { SourceGuard, type SourceHealth } from './source-health.ts'
+import { SourceGuard, type SourceHealth } from './source-guard.ts'
 import type { SourceConnector } from './source-connector.ts'
 import { exportTable } from './table-export.ts'
 
@@ -46,6 +46,8 @@ export interface ExporterOptions {
   lakeRoot: string
   logger?: Logger
   duckdb?: { memoryLimit?: string; threads?: number }
+  /** Retry + breaker per source; shared with whoever else talks to the sources. Default: one over `sources`, recording breaker state in the lake. */
+  guard?: SourceGuard
 }
 
 export interface Exporter {
@@ -75,15 +77,7 @@ export function createExporter(options: ExporterOptions): Exporter {
   const sources = new Map<string, SourceConfig>(
     Object.entries(options.sources).map(([name, config]) => [name, { ...sourceDefaults, ...config } as SourceConfig]),
   )
-  const guards = new Map<string, SourceGuard>()
-  const guardFor = (name: string): SourceGuard => {
-    let guard = guards.get(name)
-    if (!guard) {
-      guard = new SourceGuard(name, sources.get(name)!, baseLogger)
-      guards.set(name, guard)
-    }
-    return guard
-  }
+  const guard = options.guard ?? new SourceGuard({ sources: Object.fromEntries(sources), logger: baseLogger, lakeRoot: options.lakeRoot })
   let db: Promise<Database> | undefined
   const duckdb = (): Promise<Database> =>
     (db ??= openDatabase(':memory:', {
@@ -108,11 +102,10 @@ export function createExporter(options: ExporterOptions): Exporter {
     // A connection of its own per run, so runs of different sources convert concurrently.
     const database = await (await duckdb()).connect()
     const records = new Map<string, ExportRunRecord>()
-    const guard = guardFor(service)
     const startedAt = new Date().toISOString()
     let failure: unknown
     try {
-      await guard.execute(async () => {
+      await guard.execute(service, async () => {
         const connector = await connect(service, sourceConfig)
         try {
           const tables = await selectTables(exportConfig, connector, runOptions.tables)
@@ -176,8 +169,9 @@ export function createExporter(options: ExporterOptions): Exporter {
 
   return {
     runExport,
-    getSourceHealth: () => [...sources.keys()].map((name) => guards.get(name)?.health() ?? { source: name, breaker: 'closed' }),
+    getSourceHealth: () => guard.getSourceHealth(),
     async close() {
+      if (!options.guard) await guard.close()
       if (db) (await db).close()
       db = undefined
     },

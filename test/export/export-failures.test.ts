@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readdir } from 'node:fs/promises'
+import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
@@ -62,13 +62,15 @@ describe('export failures', () => {
     ])
     expect(upResult[0]).toMatchObject({ table: 'ok', status: 'committed', rows: 2 })
     expect(downResult[0]).toMatchObject({ table: 'x', status: 'failed', error: { code: 'SOURCE_CIRCUIT_OPEN' } })
-    const retries = records.filter((r) => r.msg === 'source attempt failed, retrying' && r.source === 'down')
+    const retries = records.filter((r) => r.msg === 'source down attempt failed, retrying' && r.source === 'down')
     expect(retries.length).toBeGreaterThanOrEqual(3)
     expect(retries.every((r) => typeof r.delayMs === 'number')).toBe(true)
     const health = exporter.getSourceHealth()
-    expect(health.find((h) => h.source === 'up')).toMatchObject({ breaker: 'closed' })
-    expect(health.find((h) => h.source === 'down')).toMatchObject({ breaker: 'open', lastError: { code: 'SOURCE_CONNECT_FAILED' } })
-    expect(health.find((h) => h.source === 'down')?.lastFailureAt).toBeTypeOf('string')
+    expect(health.find((h) => h.source === 'up')).toMatchObject({ state: 'closed' })
+    expect(health.find((h) => h.source === 'down')).toMatchObject({ state: 'open', lastError: { code: 'SOURCE_CONNECT_FAILED' } })
+    expect(health.find((h) => h.source === 'down')?.lastError?.at).toBeTypeOf('string')
+    // The breaker state is recorded in the lake, so `coldpipe status` in another process sees it.
+    expect(JSON.parse(await readFile(join(lake, '_state', 'health', 'down.json'), 'utf8'))).toMatchObject({ state: 'open' })
     // While open, a run fails at once without touching the source.
     const [again] = await exporter.runExport({ source: 'down', timezone: 'UTC', tables: [{ name: 'x', mode: 'full', lagSeconds: 0, chunkRows: 10 }] })
     expect(again?.error?.code).toBe('SOURCE_CIRCUIT_OPEN')

@@ -73,7 +73,7 @@ describe('status', () => {
   it('prints one screen from `coldpipe --config X status`, and jobs history, in a child process', async () => {
     const world = await statusWorld(new Date())
     await recordRuns(world.lake)
-    const cli = (...args: string[]) => run(process.execPath, [join(root, 'test/jobs/fixtures/cli-entry.mjs'), '--config', world.configFile, ...args], { cwd: root })
+    const cli = (...args: string[]) => run(process.execPath, [join(root, 'bin/coldpipe.mjs'), '--config', world.configFile, ...args], { cwd: root })
     const { stdout } = await cli('status')
     expect(stdout).toContain('JOBS')
     expect(stdout).toMatch(/export:ordering .*succeeded +1200/)

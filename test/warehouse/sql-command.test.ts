@@ -9,10 +9,10 @@ import { commitExport } from '../helpers/lake-fixtures.ts'
 import { setup } from './warehouse-setup.ts'
 
 const run = promisify(execFile)
-const driver = fileURLToPath(new URL('./fixtures/cli-driver.ts', import.meta.url))
+const bin = fileURLToPath(new URL('../../bin/coldpipe.mjs', import.meta.url))
 
 async function cli(config: string, args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-  const child = run(process.execPath, ['--import', 'tsx', driver, '--config', config, ...args], { encoding: 'utf8' })
+  const child = run(process.execPath, [bin, '--config', config, '--log-level', 'silent', ...args], { encoding: 'utf8' })
   if (input !== undefined) { child.child.stdin!.end(input) }
   try {
     const { stdout, stderr } = await child

@@ -12,12 +12,26 @@ import {
   wrap,
   type IPolicy,
 } from 'cockatiel'
-import { ColdpipeError, isColdpipeError, messageOf } from '../core/errors.ts'
-import { silentLogger, type Logger } from '../core/logger.ts'
-import { LakeLayout, writeFileAtomic } from '../lake/index.ts'
-import type { SourceHealth, SourceHealthProvider } from './job-types.ts'
+import { ColdpipeError, isColdpipeError, messageOf } from '../../core/errors.ts'
+import { silentLogger, type Logger } from '../../core/logger.ts'
+import { LakeLayout, writeFileAtomic } from '../../lake/index.ts'
 
-/** The per-source resilience settings of `sources.<name>` in config (ingest/export/export-config.ts). */
+/** Breaker state of one source, as the status screen shows it. */
+export interface SourceHealth {
+  source: string
+  state: 'closed' | 'open' | 'half-open' | 'isolated'
+  /** When the breaker last opened, ISO. */
+  openedAt?: string
+  lastError?: { code: string; message: string; at: string }
+  consecutiveFailures?: number
+}
+
+/** Anything that can report per-source breaker state: the source guard, or the exporter. */
+export interface SourceHealthProvider {
+  getSourceHealth(): SourceHealth[] | Promise<SourceHealth[]>
+}
+
+/** The per-source resilience settings of `sources.<name>` in config (export-config.ts). */
 export interface SourceGuardSettings {
   retryMaxAttempts: number
   retryInitialDelayMs: number
@@ -79,6 +93,10 @@ export class SourceGuard implements SourceHealthProvider {
         backoff: new ExponentialBackoff({ initialDelay: settings.retryInitialDelayMs, maxDelay: settings.retryMaxDelayMs, generator: halfJitterGenerator }),
       },
     )
+    retries.onRetry((event) => {
+      const error = 'error' in event ? event.error : undefined
+      this.logger.warn({ source, attempt: event.attempt, delayMs: event.delay, err: error ? messageOf(error) : undefined }, `source ${source} attempt failed, retrying`)
+    })
     return { policy: wrap(retries, breaker), health }
   }
 
