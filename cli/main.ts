@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { CloseStack } from '../core/close-stack.ts'
 import { isColdpipeError, messageOf } from '../core/errors.ts'
 import { createCommandContext, type RegisterCommand } from './command-context.ts'
 import { commands } from './commands/index.ts'
@@ -11,19 +12,13 @@ program
   .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error, silent)')
   .showHelpAfterError()
 
-const closers: (() => Promise<void> | void)[] = []
+const closers = new CloseStack((_error, message) => process.stderr.write(`coldpipe: error while shutting down: ${message}\n`))
 let shuttingDown = false
 
 async function shutdown(exitCode: number): Promise<never> {
   if (!shuttingDown) {
     shuttingDown = true
-    for (const close of closers.reverse()) {
-      try {
-        await close()
-      } catch (error) {
-        process.stderr.write(`coldpipe: error while shutting down: ${messageOf(error)}\n`)
-      }
-    }
+    await closers.closeAll()
   }
   // Pending stdout (a large CSV into a pipe) must reach its reader before the process ends.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))

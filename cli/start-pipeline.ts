@@ -1,5 +1,5 @@
 import type { ColdpipeConfig } from '../core/config/index.ts'
-import { messageOf } from '../core/errors.ts'
+import { CloseStack } from '../core/close-stack.ts'
 import type { Logger } from '../core/logger.ts'
 import { createMetricsRegistry } from '../core/metrics.ts'
 import { startChangeIngest, type ChangeIngest } from '../ingest/index.ts'
@@ -40,16 +40,8 @@ export interface RunningPipeline {
 export async function startPipeline(options: StartPipelineOptions): Promise<RunningPipeline> {
   const { config, logger } = options
   const metrics = createMetricsRegistry()
-  const closers: (() => Promise<void> | void)[] = []
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.splice(0).reverse()) {
-      try {
-        await close()
-      } catch (error) {
-        logger.error({ err: messageOf(error) }, 'error while stopping the pipeline')
-      }
-    }
-  }
+  const closers = new CloseStack((_error, message) => logger.error({ err: message }, 'error while stopping the pipeline'))
+  const closeAll = () => closers.closeAll()
   try {
     const deps = await (options.loadDeps ?? loadStageDeps)(config, logger, (close) => closers.push(close))
     const scheduler = await startScheduler({

@@ -43,6 +43,25 @@ export const catalogItemFields: FieldSchema[] = [
   micro('updated_at', false),
 ]
 
+/** The `source` block of a Debezium Postgres connector's envelope schema. */
+export const postgresSourceSchema = {
+  type: 'struct',
+  fields: [
+    { type: 'string', optional: false, field: 'version' },
+    { type: 'string', optional: false, field: 'connector' },
+    { type: 'string', optional: false, field: 'name' },
+    { type: 'int64', optional: false, field: 'ts_ms' },
+    { type: 'string', optional: false, field: 'db' },
+    { type: 'string', optional: false, field: 'schema' },
+    { type: 'string', optional: false, field: 'table' },
+    { type: 'int64', optional: true, field: 'txId' },
+    { type: 'int64', optional: true, field: 'lsn' },
+  ],
+  optional: false,
+  name: 'io.debezium.connector.postgresql.Source',
+  field: 'source',
+} as const
+
 /** Big-endian two's-complement bytes of an unscaled decimal, base64 (how Debezium writes DECIMAL). */
 export function decimalBytes(unscaled: bigint): string {
   if (unscaled === 0n) return 'AA=='
@@ -70,23 +89,7 @@ function envelopeSchema(service: string, table: string, fields: FieldSchema[]): 
     fields: [
       { ...row, field: 'before' },
       { ...row, field: 'after' },
-      {
-        type: 'struct',
-        fields: [
-          { type: 'string', optional: false, field: 'version' },
-          { type: 'string', optional: false, field: 'connector' },
-          { type: 'string', optional: false, field: 'name' },
-          { type: 'int64', optional: false, field: 'ts_ms' },
-          { type: 'string', optional: false, field: 'db' },
-          { type: 'string', optional: false, field: 'schema' },
-          { type: 'string', optional: false, field: 'table' },
-          { type: 'int64', optional: true, field: 'txId' },
-          { type: 'int64', optional: true, field: 'lsn' },
-        ],
-        optional: false,
-        name: 'io.debezium.connector.postgresql.Source',
-        field: 'source',
-      },
+      postgresSourceSchema,
       { type: 'string', optional: false, field: 'op' },
       { type: 'int64', optional: true, field: 'ts_ms' },
     ],

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
 import type { Logger } from '../../core/logger.ts'
 import { defaultShopTopics, ShopGenerator, type ShopMessage, type ShopTopics } from './shop-generator.ts'
 
@@ -27,7 +27,7 @@ export async function startShopSimulator(options: ShopSimulatorOptions): Promise
   const logger = options.logger.child({ component: 'shop-simulator' })
   const generator = new ShopGenerator(options.seed, { ...defaultShopTopics, ...options.topics })
   const kafka = new Kafka({ clientId: 'coldpipe-shop-simulator', brokers: options.brokers, logLevel: logLevel.WARN })
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: true })
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const max = options.maxMessages ?? Number.POSITIVE_INFINITY
   let sent = 0

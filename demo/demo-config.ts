@@ -1,0 +1,55 @@
+import { join } from 'node:path'
+import { parseConfig, type ColdpipeConfig } from '../core/config/index.ts'
+import { demoExports, demoModelsDir, demoReportsDir, type ShopService } from './shop/index.ts'
+import { defaultShopTopics } from './simulator/shop-generator.ts'
+
+export interface DemoConfigInput {
+  dataDir: string
+  urls: Record<ShopService, string>
+  brokers: string[]
+  port: number
+  host: string
+}
+
+/**
+ * The demo's pipeline, written as the YAML a user would write (and validated by the same schema): the
+ * three shop databases as Postgres sources, nightly exports, change topics from the simulator, a publish
+ * every minute so simulated activity shows up while the demo runs.
+ */
+export function demoConfigDocument(input: DemoConfigInput): Record<string, unknown> {
+  return {
+    lake: join(input.dataDir, 'lake'),
+    warehouse: { path: join(input.dataDir, 'warehouse'), keepSnapshots: 10, keepForHours: 1 },
+    sources: Object.fromEntries(Object.entries(input.urls).map(([service, url]) => [service, { kind: 'postgres', url, retryMaxAttempts: 2 }])),
+    exports: demoExports.map((exp) => ({ ...exp, schedule: '0 2 * * *', timezone: 'UTC' })),
+    changes: {
+      brokers: input.brokers,
+      groupId: 'coldpipe-demo',
+      flushMaxAgeMs: 5_000,
+      sessionTimeoutMs: 10_000,
+      progressIntervalMs: 30_000,
+      // The simulator stands in for Debezium; its rows are not in the shop databases, so they land in
+      // tables of their own instead of being merged with the exported ones.
+      topics: [
+        { topic: defaultShopTopics.orders, format: 'debezium', service: 'ordering', table: 'orders_cdc', key: ['id'] },
+        { topic: defaultShopTopics.catalogItems, format: 'debezium', service: 'catalog', table: 'catalog_items_cdc', key: ['id'] },
+        { topic: defaultShopTopics.orderingEvents, format: 'integration-event', service: 'ordering', table: 'events' },
+        { topic: defaultShopTopics.catalogEvents, format: 'integration-event', service: 'catalog', table: 'events' },
+      ],
+    },
+    models: demoModelsDir,
+    reports: demoReportsDir,
+    api: { port: input.port, host: input.host },
+    jobs: {
+      catchUpOnStart: false,
+      retryMaxAttempts: 1,
+      publish: { schedule: '* * * * *', timezone: 'UTC' },
+      compaction: { schedule: '*/15 * * * *', timezone: 'UTC' },
+      retention: { schedule: '*/30 * * * *', timezone: 'UTC' },
+    },
+  }
+}
+
+export function demoConfig(input: DemoConfigInput): ColdpipeConfig {
+  return parseConfig(demoConfigDocument(input), { origin: 'demo configuration', baseDir: input.dataDir, env: {} })
+}
