@@ -39,7 +39,7 @@ function checkedSchedule(schedule: JobSchedule, path: string): JobSchedule {
 /** The jobs a config defines, without anything to run them: for `coldpipe status` and listings. */
 export function describeJobsFromConfig(config: ColdpipeConfig): JobDescription[] {
   const seen = new Set<string>()
-  const jobs: JobDescription[] = config.exports.map((exp, i) => {
+  const jobs: JobDescription[] = config.exports.flatMap((exp, i) => {
     const id = `export:${exp.source}`
     if (seen.has(id)) {
       throw new ColdpipeError('CONFIG_INVALID', `exports[${i}].source: source "${exp.source}" has a second exports entry; merge its tables into one`, {
@@ -48,7 +48,15 @@ export function describeJobsFromConfig(config: ColdpipeConfig): JobDescription[]
     }
     seen.add(id)
     const schedule = exp.schedule ? checkedSchedule({ cron: exp.schedule, timezone: exp.timezone }, `exports[${i}].schedule`) : undefined
-    return { id, kind: 'export', source: exp.source, ...(schedule ? { schedule } : {}) }
+    // Tables with a schedule of their own get a job of their own, and the source's job leaves them out.
+    const own = (exp.tables ?? []).flatMap((table, j) => {
+      if (!table.schedule) return []
+      const tableSchedule = checkedSchedule({ cron: table.schedule, timezone: table.timezone ?? exp.timezone }, `exports[${i}].tables[${j}].schedule`)
+      return [{ id: `export:${exp.source}.${table.name}`, kind: 'export', source: exp.source, tables: [table.name], schedule: tableSchedule }]
+    })
+    const rest = own.length ? (exp.tables ?? []).filter((t) => !t.schedule).map((t) => t.name) : undefined
+    const sourceJob: JobDescription = { id, kind: 'export', source: exp.source, ...(rest ? { tables: rest } : {}), ...(schedule ? { schedule } : {}) }
+    return [sourceJob, ...own]
   })
   for (const kind of ['publish', 'compaction', 'retention'] as const) {
     const scheduled = config.jobs[kind]
@@ -81,10 +89,12 @@ export function buildJobsFromConfig(config: ColdpipeConfig, deps: JobStageDeps):
   return describeJobsFromConfig(config).map((description): Job => {
     if (description.kind === 'export') {
       const source = description.source!
+      const { tables, ...job } = description
+      const defaults = tables ? { tables } : {}
       return {
-        ...description,
+        ...job,
         acceptsOptions: ['full', 'cursorRange', 'tables'],
-        run: async (ctx) => toJobResult(await (deps.runExport ?? missing(description.id, 'exporter'))(source, { ...call(ctx), ...ctx.options })),
+        run: async (ctx) => toJobResult(await (deps.runExport ?? missing(description.id, 'exporter'))(source, { ...call(ctx), ...defaults, ...ctx.options })),
       }
     }
     const fn = deps[stage[description.kind]!] as ((c: StageCall) => Promise<unknown>) | undefined

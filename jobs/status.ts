@@ -11,6 +11,8 @@ export interface JobDescription {
   id: string
   kind: string
   source?: string
+  /** Export jobs: the tables a run exports when not told otherwise (all of the export's when absent). */
+  tables?: string[]
   schedule?: JobSchedule
 }
 

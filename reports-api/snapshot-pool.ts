@@ -123,9 +123,10 @@ export class SnapshotPool {
     private readonly options: { logger: Logger; sqlMemoryLimit: string; checkIntervalMs?: number; onSwitch?: (from: number | undefined, to: number) => void },
   ) {}
 
-  /** The current snapshot's manifest, re-read at most every checkIntervalMs; undefined before the first publish. */
+  /** The current snapshot's manifest, re-read at most every checkIntervalMs once there is one; undefined before the first publish. */
   async current(): Promise<SnapshotManifest | undefined> {
-    if (Date.now() - this.lastCheck < (this.options.checkIntervalMs ?? 100)) return this.currentManifest
+    // Before the first publish every request looks again, so the first snapshot is served as soon as it exists.
+    if (this.currentManifest && Date.now() - this.lastCheck < (this.options.checkIntervalMs ?? 100)) return this.currentManifest
     this.checking ??= this.source
       .current()
       .then(async (manifest) => {

@@ -49,6 +49,10 @@ export const ExportTableSchema = Type.Object(
     /** Re-read this far behind the last watermark, for rows committed late with an older cursor value. */
     lagSeconds: Type.Integer({ minimum: 0, default: exportTableDefaults.lagSeconds }),
     chunkRows: Type.Integer({ minimum: 1, default: exportTableDefaults.chunkRows }),
+    /** A schedule of this table's own (job `export:<source>.<table>`); the source's schedule then leaves it out. */
+    schedule: Type.Optional(Type.String({ minLength: 1 })),
+    /** IANA timezone of the table's own schedule; default the export's timezone. */
+    timezone: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 )
