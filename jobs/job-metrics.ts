@@ -2,8 +2,6 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 export interface JobMetrics {
   runFinished(job: string, status: 'succeeded' | 'failed' | 'skipped', seconds?: number, rows?: number): void
-  /** Seconds the newest landed change is behind now, per source; the change ingest calls this. */
-  setIngestLag(source: string, seconds: number): void
 }
 
 /** Gets or creates a metric, so several schedulers (or tests) can share one registry. */
@@ -31,9 +29,6 @@ export function createJobMetrics(registry: Registry): JobMetrics {
   const lastSuccess = metric(registry, 'coldpipe_job_last_success_timestamp_seconds', () =>
     new Gauge({ name: 'coldpipe_job_last_success_timestamp_seconds', help: 'Unix time of the last successful run per job', labelNames: ['job'], registers }),
   )
-  const ingestLag = metric(registry, 'coldpipe_ingest_lag_seconds', () =>
-    new Gauge({ name: 'coldpipe_ingest_lag_seconds', help: 'How far landed change data is behind now, per source', labelNames: ['source'], registers }),
-  )
   return {
     runFinished(job, status, seconds, rowCount) {
       runs.inc({ job, status })
@@ -42,9 +37,6 @@ export function createJobMetrics(registry: Registry): JobMetrics {
         lastSuccess.set({ job }, Date.now() / 1000)
         if (rowCount) rows.inc({ job }, rowCount)
       }
-    },
-    setIngestLag(source, seconds) {
-      ingestLag.set({ source }, seconds)
     },
   }
 }

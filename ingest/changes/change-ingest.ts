@@ -177,6 +177,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
         metrics.records.inc({ topic, outcome: 'dead_letter' }, outcome.deadLetters)
         for (const [code, count] of Object.entries(outcome.deadLetterCodes)) metrics.deadLetters.inc({ topic, code }, count)
       }
+      for (const mark of outcome.commit.watermarks ?? []) if (mark.kind === 'kafka-offset') metrics.landed(topic, state.partition, mark.asOf)
       await options.onCommitted?.(outcome)
     }
     // Offsets after durability: the lake commit above is on disk before Kafka hears of it.

@@ -7,6 +7,8 @@ export class IngestMetrics {
   readonly files: Counter<'topic'>
   readonly pauses: Counter<'reason'>
   readonly bufferedBytes: Gauge
+  /** Newest landed data time per partition; the lag gauge is computed from it at scrape time, so it grows while a partition is quiet or stuck. */
+  private readonly landedAsOf = new Map<string, { topic: string; partition: string; asOfMs: number }>()
 
   constructor(registry: Registry) {
     this.records = new Counter({
@@ -33,10 +35,27 @@ export class IngestMetrics {
       labelNames: ['reason'],
       registers: [registry],
     })
+    const landedAsOf = this.landedAsOf
+    new Gauge({
+      name: 'coldpipe_ingest_partition_lag_seconds',
+      help: 'Seconds between now and the newest change landed in the lake, per topic partition',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+      collect() {
+        const now = Date.now()
+        for (const { topic, partition, asOfMs } of landedAsOf.values()) this.set({ topic, partition }, Math.max(0, (now - asOfMs) / 1000))
+      },
+    })
     this.bufferedBytes = new Gauge({
       name: 'coldpipe_ingest_buffered_bytes',
       help: 'Bytes of Kafka records held in memory, buffered or being landed',
       registers: [registry],
     })
+  }
+
+  /** Records how current a partition's landed data is (the commit watermark's asOf). */
+  landed(topic: string, partition: number, asOf: string): void {
+    const asOfMs = Date.parse(asOf)
+    if (Number.isFinite(asOfMs)) this.landedAsOf.set(`${topic}:${partition}`, { topic, partition: String(partition), asOfMs })
   }
 }

@@ -70,6 +70,10 @@ describe('coldpipe start (startPipeline)', () => {
     const events = Array.from({ length: 5 }, (_, i) => ({ key: String(i), value: JSON.stringify({ eventId: `e-${i}`, eventType: 'OrderPaid', occurredAt: '2026-01-02T00:00:00Z', payload: { orderId: i } }) }))
     await producer.send({ topic, messages: events })
     await waitFor(() => (pipeline.ingest!.stats().rowsLanded >= 5 ? true : false), { timeoutMs: 20_000, message: 'events landed' })
+    // Ingest lag per partition, on the same /metrics as the API and the jobs.
+    const metrics = await (await fetch(`${pipeline.url}/metrics`)).text()
+    expect(metrics).toMatch(new RegExp(`coldpipe_ingest_partition_lag_seconds\\{topic="${topic.replace(/\./g, '\\.')}",partition="0"[^}]*\\} \\d`))
+    expect(metrics).toMatch(/coldpipe_job_runs_total\{job="export:shop",status="succeeded"[^}]*\} 1/)
     const second = await pipeline.scheduler.runNow('publish')
     expect(second.error).toBeUndefined()
     const manifest = await new SnapshotStore(config.warehouse.path).current()
