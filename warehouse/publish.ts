@@ -61,6 +61,18 @@ export function planTables(log: CommitLog, fromVersion: number | undefined, toVe
     const sources = (commit.info?.compactedFrom ?? {}) as Record<string, string[]>
     for (const [out, inputs] of Object.entries(sources)) compactedFrom.set(out, inputs)
   }
+  const origins = new Map<string, Set<string>>()
+  for (const file of now.values()) {
+    const id = tableId(file)
+    origins.set(id, (origins.get(id) ?? new Set()).add(file.origin === 'export' ? 'exports' : 'change events'))
+  }
+  for (const [id, from] of origins) {
+    if (from.size > 1) {
+      throw new ColdpipeError('WAREHOUSE_PUBLISH_FAILED', `table ${id} has files from exports and from change events; a table takes rows from one path (map the change topic to another table)`, {
+        context: { table: id },
+      })
+    }
+  }
   const plans = new Map<string, TablePlan>()
   const planFor = (file: LakeFile): TablePlan => {
     const id = tableId(file)

@@ -56,6 +56,20 @@ function checkReferences(config: ColdpipeConfig, origin: string): void {
       }
     })
   })
+  // One table takes rows from one path: exports and change events merge by different versions
+  // (commit order vs source position), so a table fed by both would have no defined current state.
+  const exported = new Map<string, string>()
+  config.exports.forEach((exp, i) => exp.tables?.forEach((table, j) => exported.set(`${exp.source}.${table.name}`, `exports[${i}].tables[${j}]`)))
+  config.changes?.topics.forEach((topic, k) => {
+    const target = `${topic.service}.${topic.table ?? 'events'}`
+    const other = exported.get(target)
+    if (other) {
+      problems.push({
+        path: `changes.topics[${k}].table`,
+        reason: `lands in ${target}, which ${other} also exports; a table takes rows from exports or from change events, not both (map the topic to another table, e.g. ${topic.table ?? 'events'}_cdc)`,
+      })
+    }
+  })
   if (problems.length === 0) return
   const lines = problems.map((p) => `  ${p.path}: ${p.reason}`).join('\n')
   throw new ColdpipeError('CONFIG_INVALID', `${origin}: invalid configuration\n${lines}`, {

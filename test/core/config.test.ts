@@ -38,7 +38,7 @@ exports:
 changes:
   brokers: [localhost:9092]
   topics:
-    - { topic: ordering.public.orders, format: debezium, service: ordering, table: orders, key: [id] }
+    - { topic: ordering.public.orders, format: debezium, service: ordering, table: orders_cdc, key: [id] }
     - { topic: ordering.events, format: integration-event, service: ordering }
 models: ./models
 reports: ./reports
@@ -94,6 +94,13 @@ describe('loadConfig', () => {
     const file = await configFile(good.replace('- source: ordering', '- source: shipping'))
     const error = failure(() => loadConfig(file, { ORDERING_DB_URL: 'x' }))
     expect(error.message).toContain('exports[0].source: names source "shipping", which is not under sources')
+  })
+
+  it('refuses a table fed by both an export and a change topic, naming both', async () => {
+    const file = await configFile(good.replace('service: ordering, table: orders_cdc', 'service: ordering, table: orders'))
+    const error = failure(() => loadConfig(file, { ORDERING_DB_URL: 'x' }))
+    expect(error.code).toBe('CONFIG_INVALID')
+    expect(error.message).toContain('changes.topics[0].table: lands in ordering.orders, which exports[0].tables[0] also exports')
   })
 
   it('points at the line of a YAML syntax error', async () => {

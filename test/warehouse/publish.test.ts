@@ -95,4 +95,16 @@ describe('append-only tables', () => {
     }
     expect(await query(store, 'SELECT event_id FROM ordering.events ORDER BY 1')).toEqual(['e0', 'e1', 'e2', 'e3'].map((event_id) => ({ event_id })))
   })
+
+  it('refuses a table fed by exports and by change events, naming it, and keeps the previous snapshot', async () => {
+    const { lakeRoot, warehouse, store } = await setup()
+    await commitExport(lakeRoot, { service: 'ordering', table: 'orders', mode: 'full', parts: ['SELECT 1 AS id, 10 AS total'] })
+    await publish({ lakeRoot, warehouse })
+    await commitChanges(lakeRoot, { service: 'ordering', table: 'orders', key: ['id'], firstOffset: 0, lastOffset: 0, selectSql: changeRowsSql({ id: 'INTEGER', total: 'INTEGER' }, [
+      { values: { id: 2, total: 20 }, op: 'c', sourcePos: 1, offset: 0 },
+    ]) })
+    await expect(publish({ lakeRoot, warehouse })).rejects.toMatchObject({ code: 'WAREHOUSE_PUBLISH_FAILED', context: { table: 'ordering.orders' } })
+    expect((await store.current())?.id).toBe(1)
+    expect(await query(store, 'SELECT id, total FROM ordering.orders')).toEqual([{ id: 1, total: 10 }])
+  })
 })
