@@ -7,6 +7,7 @@ import { CloseStack } from '../core/close-stack.ts'
 import { ColdpipeError } from '../core/errors.ts'
 import { createLogger, silentLogger, type Logger } from '../core/logger.ts'
 import { startDevBroker, type DevBroker } from '../dev-broker/index.ts'
+import { CommitLog } from '../lake/index.ts'
 import { demoConfig, demoConfigDocument } from './demo-config.ts'
 import { startShopDatabases, type ShopDatabases, type ShopService } from './shop/index.ts'
 import { startShopSimulator, type ShopSimulator } from './simulator/index.ts'
@@ -37,6 +38,18 @@ export interface RunningDemo {
 }
 
 const marker = '.coldpipe-demo'
+const firstChangesTimeoutMs = 30_000
+
+/** Polls the lake's commit log until a file of `service.table` is committed, or the time is up. */
+async function landedChanges(lakeRoot: string, service: string, table: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const log = await CommitLog.open(lakeRoot)
+    if ([...log.activeFiles().values()].some((f) => f.service === service && f.table === table)) return true
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
 const services: ShopService[] = ['catalog', 'ordering', 'identity']
 
 /** The demo starts from nothing each time; a folder that is not a demo's is never wiped. */
@@ -87,7 +100,8 @@ export async function runDemo(options: RunDemoOptions): Promise<RunningDemo> {
     const configFile = join(dataDir, 'coldpipe.yaml')
     await writeFile(configFile, `# effective configuration of the running demo (ports change at every start)\n${stringify(demoConfigDocument(input))}`)
 
-    const pipeline = await startPipeline({ config, logger, reportsDir: config.reports!, port: options.port, host })
+    // Cron timers start after the first exports and snapshot, so no scheduled publish races the set-up.
+    const pipeline = await startPipeline({ config, logger, reportsDir: config.reports!, port: options.port, host, schedule: false })
     closers.push(() => pipeline.close())
     for (const service of services) {
       const started = Date.now()
@@ -97,12 +111,6 @@ export async function runDemo(options: RunDemoOptions): Promise<RunningDemo> {
       }
       say(`exported ${service}: ${run.rows ?? 0} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     }
-    const published = await pipeline.scheduler.runNow('publish')
-    if (published.status !== 'succeeded') {
-      throw new ColdpipeError('DEMO_FAILED', `the first publish failed: ${published.error?.code ?? ''} ${published.error?.message ?? ''}`, { context: { runId: published.runId } })
-    }
-    say(`published the first warehouse snapshot (${join(dataDir, 'warehouse', 'current.duckdb')})`)
-
     let simulator: ShopSimulator | undefined
     const rate = options.rateEventsPerSecond ?? 20
     if (rate > 0) {
@@ -110,8 +118,18 @@ export async function runDemo(options: RunDemoOptions): Promise<RunningDemo> {
       const running = simulator
       // Stops before the pipeline (registered later, closed first), so ingest drains what was sent.
       closers.push(() => running.stop())
-      say(`shop simulator: ${rate} change events/s into Kafka; a snapshot is published every minute`)
+      say(`shop simulator: ${rate} change events/s into Kafka`)
+      // The first snapshot waits for the first landed order changes, so the report built from change
+      // history has something to show from the start.
+      if (await landedChanges(config.lake, 'ordering', 'orders_cdc', firstChangesTimeoutMs)) say('first simulated order changes landed in the lake')
+      else say(`no order changes landed within ${firstChangesTimeoutMs / 1000} s; publishing without them (see the log)`)
     }
+    const published = await pipeline.scheduler.runNow('publish')
+    if (published.status !== 'succeeded') {
+      throw new ColdpipeError('DEMO_FAILED', `the first publish failed: ${published.error?.code ?? ''} ${published.error?.message ?? ''}`, { context: { runId: published.runId } })
+    }
+    say(`published the first warehouse snapshot (${join(dataDir, 'warehouse', 'current.duckdb')}); a new one every minute`)
+    pipeline.scheduler.startSchedules()
     return { url: pipeline.url, dataDir, configFile, pipeline, shop, broker, ...(simulator ? { simulator } : {}), close: closeAll }
   } catch (error) {
     await closeAll()

@@ -21,7 +21,7 @@ export interface SchedulerOptions {
   alert?: Alerter
   /** Lock/run owner id of this process. */
   owner?: string
-  /** Install node-cron timers (default true); false gives a scheduler for manual runs only (CLI, tests). */
+  /** Install node-cron timers (default true); false gives a scheduler for manual runs until startSchedules() (CLI, tests, the demo's set-up). */
   schedule?: boolean
 }
 
@@ -44,6 +44,8 @@ export interface Scheduler {
   history(jobId: string, limit?: number): Promise<RunRecord[]>
   job(jobId: string): Job
   readonly metrics: JobMetrics
+  /** Installs the cron timers of a scheduler started with `schedule: false` (no-op when installed). */
+  startSchedules(): void
   /** Resolves when no scheduled or catch-up run is in flight (for shutdown and tests). */
   idle(): Promise<void>
   /** Catch-up runs started at start-up (resolves when they end). */
@@ -119,24 +121,32 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       const since = last ? new Date(last.startedAt) : registeredAt
       if (slot && slot.getTime() > since.getTime()) slotsToCatchUp.push({ job, slot })
     }
-    if (options.schedule === false) continue
-    const task = cron.schedule(schedule.expression, (ctx) => scheduled(job, ctx.date, 'schedule'), {
-      timezone: schedule.timezone,
-      name: jobId,
-      // The runner refuses overlap itself (in-process and through the lake lock) and counts the skipped tick.
-      noOverlap: false,
-      missedExecutionTolerance: 60_000,
-      suppressMissedWarning: true,
-      logger: cronLogger(logger.child({ job: jobId })),
-    })
-    // A tick node-cron saw too late (event loop stalled, machine asleep) still runs; the runner makes
-    // a burst of missed ticks one run, and skips a slot some process already ran.
-    task.on('execution:missed', (ctx) => {
-      logger.warn({ job: jobId, slot: ctx.date.toISOString() }, `job ${jobId} fired late for ${ctx.date.toISOString()}; running it now`)
-      void scheduled(job, ctx.date, 'schedule')
-    })
-    tasks.push(task)
   }
+  // Timers are installed now, or later by startSchedules() (a caller that must finish set-up runs first).
+  let closed = false
+  const installSchedules = (): void => {
+    if (closed || tasks.length > 0) return
+    for (const [jobId, schedule] of schedules) {
+      const job = jobs.get(jobId)!
+      const task = cron.schedule(schedule.expression, (ctx) => scheduled(job, ctx.date, 'schedule'), {
+        timezone: schedule.timezone,
+        name: jobId,
+        // The runner refuses overlap itself (in-process and through the lake lock) and counts the skipped tick.
+        noOverlap: false,
+        missedExecutionTolerance: 60_000,
+        suppressMissedWarning: true,
+        logger: cronLogger(logger.child({ job: jobId })),
+      })
+      // A tick node-cron saw too late (event loop stalled, machine asleep) still runs; the runner makes
+      // a burst of missed ticks one run, and skips a slot some process already ran.
+      task.on('execution:missed', (ctx) => {
+        logger.warn({ job: jobId, slot: ctx.date.toISOString() }, `job ${jobId} fired late for ${ctx.date.toISOString()}; running it now`)
+        void scheduled(job, ctx.date, 'schedule')
+      })
+      tasks.push(task)
+    }
+  }
+  if (options.schedule !== false) installSchedules()
   await runner.locks.removeLeftovers().catch(() => undefined)
   const catchUp = Promise.all(
     slotsToCatchUp.map(({ job, slot }) => {
@@ -177,6 +187,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         }),
       )
     },
+    startSchedules: installSchedules,
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
     },
@@ -185,6 +196,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       return runner.history.runs(jobId, limit)
     },
     async close() {
+      closed = true
       for (const task of tasks) await task.destroy()
       await runner.close()
       await catchUp.catch(() => undefined)

@@ -27,6 +27,7 @@ describe('coldpipe demo', () => {
     expect(lines.join('\n')).toMatch(/exported catalog: \d+ rows/)
     expect(lines.join('\n')).toMatch(/exported ordering: \d+ rows/)
     expect(lines.join('\n')).toMatch(/exported identity: \d+ rows/)
+    expect(lines.join('\n')).toMatch(/first simulated order changes landed/)
 
     expect((await fetch(`${demo.url}/ready`)).status).toBe(200)
     const catalog = (await (await fetch(`${demo.url}/reports`)).json()) as { reports: { name: string; params: unknown[] }[] }
@@ -35,6 +36,12 @@ describe('coldpipe demo', () => {
     expect(top.rows).toHaveLength(3)
     expect(top.snapshot.id).toBe(1)
     expect(Date.parse(top.dataAsOf)).toBeGreaterThan(0)
+
+    // The report built from change history: simulated orders that came through Kafka as CDC envelopes.
+    const live = (await (await fetch(`${demo.url}/reports/live_order_funnel`)).json()) as ReportAnswer
+    expect(live.rows[0]).toMatchObject({ step: 1, status: 'submitted' })
+    const liveOrders = spawnSync(process.execPath, [bin, '-c', demo.configFile, '--log-level', 'silent', 'sql', '-c', 'select count(*) as n from ordering.orders_cdc', '--format', 'csv'], { encoding: 'utf8' })
+    expect(liveOrders.stdout.trim().split('\n')).toEqual(['n', String(live.rows[0]!.orders)])
 
     // Every seeded order is in the warehouse, read by another process while the API holds the snapshot open.
     const seeded = (await demo.shop.query<{ n: string }>('ordering', 'select count(*)::text as n from orders'))[0]!.n

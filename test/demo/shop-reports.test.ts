@@ -95,6 +95,7 @@ describe('the demo shop through exports, warehouse and reports API', () => {
     expect(body.invalid).toEqual([])
     const params = Object.fromEntries(body.reports.map((r: { name: string; params: { name: string }[] }) => [r.name, r.params.map((p) => p.name).sort()]))
     expect(params).toEqual({
+      live_order_funnel: ['since'],
       order_status_funnel: ['from', 'to'],
       revenue_by_brand_type: ['brand', 'from', 'to'],
       stock_vs_sold: ['below_threshold', 'from', 'to'],

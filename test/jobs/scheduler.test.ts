@@ -53,6 +53,23 @@ describe('scheduler', () => {
     expect(['2026-11-25T02:00:00.000Z', '2026-11-25T02:05:00.000Z', '2026-11-25T02:10:00.000Z', '2026-11-25T02:15:00.000Z']).toContain(runs[0]!.scheduledFor)
   })
 
+  it('with schedule: false fires nothing until startSchedules(), then follows the schedule', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    vi.setSystemTime(new Date('2026-11-25T10:00:30Z'))
+    const lake = await tempDir()
+    const job: Job = { id: 'publish', kind: 'publish', schedule: { cron: '* * * * *', timezone: 'UTC' }, run: async () => ({}) }
+    const s = await scheduler({ jobs: [job], lakeRoot: lake, config: jobsConfig(), schedule: false })
+    await vi.advanceTimersByTimeAsync(3 * 60_000)
+    await s.idle()
+    expect(await new RunHistory(lake).runs('publish')).toEqual([])
+    s.startSchedules()
+    s.startSchedules()
+    await vi.advanceTimersByTimeAsync(60_000)
+    await s.idle()
+    const runs = await new RunHistory(lake).runs('publish')
+    expect(runs.map((r) => [r.trigger, r.scheduledFor])).toEqual([['schedule', '2026-11-25T10:04:00.000Z']])
+  })
+
   it('does not start a slow job again while it runs (6-field cron, every second)', async () => {
     const lake = await tempDir()
     const registry = createMetricsRegistry({ defaultMetrics: false })
