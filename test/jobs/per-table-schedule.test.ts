@@ -49,6 +49,10 @@ describe('export schedules per table', () => {
     expect(await tablesInLake()).toEqual(new Set(['orders']))
     expect(await scheduler.runNow('export:shop')).toMatchObject({ status: 'succeeded', rows: 7 })
     expect(await tablesInLake()).toEqual(new Set(['orders', 'brands']))
+    // A backfill needs both ends of the cursor range; the run fails with a coded error naming the missing one.
+    const halfRange = await scheduler.runNow('export:shop.orders', { cursorRange: { from: '2026-01-01' } })
+    expect(halfRange).toMatchObject({ status: 'failed', error: { code: 'JOB_OPTIONS_INVALID' } })
+    expect(halfRange.error?.message).toMatch(/from and to/)
   })
 
   it('names the table whose schedule is not a valid cron expression', async () => {
