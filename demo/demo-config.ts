@@ -3,6 +3,9 @@ import { parseConfig, type ColdpipeConfig } from '../core/config/index.ts'
 import { demoExports, demoModelsDir, demoReportsDir, type ShopService } from './shop/index.ts'
 import { defaultShopTopics } from './simulator/shop-generator.ts'
 
+/** Where the simulator's order changes land (read by the live report, awaited by the demo's first snapshot). */
+export const demoOrderChangesTable = { service: 'ordering', table: 'orders_cdc' } as const
+
 export interface DemoConfigInput {
   dataDir: string
   urls: Record<ShopService, string>
@@ -16,7 +19,7 @@ export interface DemoConfigInput {
  * three shop databases as Postgres sources, nightly exports, change topics from the simulator, a publish
  * every minute so simulated activity shows up while the demo runs.
  */
-export function demoConfigDocument(input: DemoConfigInput): Record<string, unknown> {
+function demoConfigDocument(input: DemoConfigInput): Record<string, unknown> {
   return {
     lake: join(input.dataDir, 'lake'),
     warehouse: { path: join(input.dataDir, 'warehouse'), keepSnapshots: 10, keepForHours: 1 },
@@ -31,7 +34,7 @@ export function demoConfigDocument(input: DemoConfigInput): Record<string, unkno
       // The simulator stands in for Debezium; its rows are not in the shop databases, so they land in
       // tables of their own instead of being merged with the exported ones.
       topics: [
-        { topic: defaultShopTopics.orders, format: 'debezium', service: 'ordering', table: 'orders_cdc', key: ['id'] },
+        { topic: defaultShopTopics.orders, format: 'debezium', ...demoOrderChangesTable, key: ['id'] },
         { topic: defaultShopTopics.catalogItems, format: 'debezium', service: 'catalog', table: 'catalog_items_cdc', key: ['id'] },
         { topic: defaultShopTopics.orderingEvents, format: 'integration-event', service: 'ordering', table: 'events' },
         { topic: defaultShopTopics.catalogEvents, format: 'integration-event', service: 'catalog', table: 'events' },
@@ -50,6 +53,8 @@ export function demoConfigDocument(input: DemoConfigInput): Record<string, unkno
   }
 }
 
-export function demoConfig(input: DemoConfigInput): ColdpipeConfig {
-  return parseConfig(demoConfigDocument(input), { origin: 'demo configuration', baseDir: input.dataDir, env: {} })
+/** The validated config and the document it came from (written beside the lake for `coldpipe -c … sql`). */
+export function demoConfig(input: DemoConfigInput): { config: ColdpipeConfig; document: Record<string, unknown> } {
+  const document = demoConfigDocument(input)
+  return { config: parseConfig(document, { origin: 'demo configuration', baseDir: input.dataDir, env: {} }), document }
 }

@@ -8,7 +8,7 @@ import { ColdpipeError } from '../core/errors.ts'
 import { createLogger, silentLogger, type Logger } from '../core/logger.ts'
 import { startDevBroker, type DevBroker } from '../dev-broker/index.ts'
 import { CommitLog } from '../lake/index.ts'
-import { demoConfig, demoConfigDocument } from './demo-config.ts'
+import { demoConfig, demoOrderChangesTable } from './demo-config.ts'
 import { startShopDatabases, type ShopDatabases, type ShopService } from './shop/index.ts'
 import { startShopSimulator, type ShopSimulator } from './simulator/index.ts'
 
@@ -96,9 +96,9 @@ export async function runDemo(options: RunDemoOptions): Promise<RunningDemo> {
     say(`dev Kafka broker on ${broker.bootstrap}`)
 
     const input = { dataDir, urls: shop.urls, brokers: [broker.bootstrap], port: options.port, host }
-    const config = demoConfig(input)
+    const { config, document } = demoConfig(input)
     const configFile = join(dataDir, 'coldpipe.yaml')
-    await writeFile(configFile, `# effective configuration of the running demo (ports change at every start)\n${stringify(demoConfigDocument(input))}`)
+    await writeFile(configFile, `# effective configuration of the running demo (ports change at every start)\n${stringify(document)}`)
 
     // Cron timers start after the first exports and snapshot, so no scheduled publish races the set-up.
     const pipeline = await startPipeline({ config, logger, reportsDir: config.reports!, port: options.port, host, schedule: false })
@@ -121,7 +121,7 @@ export async function runDemo(options: RunDemoOptions): Promise<RunningDemo> {
       say(`shop simulator: ${rate} change events/s into Kafka`)
       // The first snapshot waits for the first landed order changes, so the report built from change
       // history has something to show from the start.
-      if (await landedChanges(config.lake, 'ordering', 'orders_cdc', firstChangesTimeoutMs)) say('first simulated order changes landed in the lake')
+      if (await landedChanges(config.lake, demoOrderChangesTable.service, demoOrderChangesTable.table, firstChangesTimeoutMs)) say('first simulated order changes landed in the lake')
       else say(`no order changes landed within ${firstChangesTimeoutMs / 1000} s; publishing without them (see the log)`)
     }
     const published = await pipeline.scheduler.runNow('publish')
