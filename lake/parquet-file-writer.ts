@@ -14,6 +14,12 @@ export interface WrittenParquet {
 export const parquetRowGroupSize = 122_880
 
 /**
+ * zstd at level 1 over Parquet v2 encodings (delta for integers and timestamps): measured on a 1 M-row orders
+ * table, 30 % less CPU than zstd's default level over v1 encodings and 40 % smaller files (docs/benchmarks.md).
+ */
+export const parquetCopyOptions = `FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION V2, ROW_GROUP_SIZE ${parquetRowGroupSize}`
+
+/**
  * Writes the result of `selectSql` as one zstd Parquet file with DuckDB's native writer, into the lake's
  * scratch folder first, then moves it into place. The file is not visible to readers until a commit
  * in the log adds it.
@@ -28,7 +34,7 @@ export async function writeParquetToLake(
   await mkdir(layout.tmpDir, { recursive: true })
   const temp = tempFileIn(layout.tmpDir, '.parquet')
   await db.run(
-    `COPY (${selectSql}) TO ${quoteLiteral(temp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${parquetRowGroupSize})`,
+    `COPY (${selectSql}) TO ${quoteLiteral(temp)} (${parquetCopyOptions})`,
     params,
   )
   const final = layout.absolute(relativePath)

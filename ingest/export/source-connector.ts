@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import type { CsvBatch } from './csv-row-batches.ts'
 
 /** One column of a source table, with how it is read from the source and what it becomes in Parquet. */
 export interface SourceColumn {
@@ -22,9 +22,13 @@ export interface SourceTable {
   estimatedRows: number
 }
 
-/** Rows of one SELECT as CSV text (RFC 4180: NULL is an empty unquoted field, '' is `""`). */
+/**
+ * Rows of one SELECT as CSV text (RFC 4180: NULL is an empty unquoted field, '' is `""`), in batches that
+ * end on row boundaries. `close` stops the read early (on failure or when the consumer gives up).
+ */
 export interface CsvStream {
-  stream: Readable
+  batches: AsyncIterable<CsvBatch>
+  close(): void
 }
 
 /**
@@ -37,8 +41,8 @@ export interface SourceConnector {
   describeTable(table: string): Promise<SourceTable>
   /** Starts the read-only snapshot every later read sees; returns the time the snapshot began (ISO). */
   beginConsistentRead(): Promise<string>
-  /** Streams `SELECT <cols> FROM <table> [WHERE ...]` as CSV. */
-  streamCsv(table: SourceTable, where: string | undefined): Promise<CsvStream>
+  /** Streams `SELECT <cols> FROM <table> [WHERE ...]` as CSV; a batch ends after every `cutEveryRows` rows. */
+  streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream>
   /** Quotes an identifier in the source's dialect. */
   quoteIdent(name: string): string
   /** A literal of `value` in the source's dialect. */

@@ -5,7 +5,7 @@ import { ColdpipeError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { CommitLog, LakeFile, Watermark } from '../../lake/index.ts'
 import { writeParquetToLake } from '../../lake/index.ts'
-import { chunkCsvStream } from './csv-chunker.ts'
+import { chunkCsvBatches } from './csv-chunker.ts'
 import type { ExportTableConfig } from './export-config.ts'
 import { ExportProgress } from './export-progress.ts'
 import { checkSchemaChange } from './schema-compat.ts'
@@ -132,11 +132,11 @@ export async function exportTable(
     .map((c) => `${c.convertExpr.replace(/\$col/g, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`)
     .join(', ')
   const layout = log.layout
-  const { stream } = await source.streamCsv(described, predicates.length ? predicates.join(' AND ') : undefined)
+  const csv = await source.streamCsv(described, predicates.length ? predicates.join(' AND ') : undefined, config.chunkRows)
   let rows: number
   try {
-    rows = await chunkCsvStream(
-      stream,
+    rows = await chunkCsvBatches(
+      csv.batches,
       layout.tmpDir,
       config.chunkRows,
       async (chunk) => {
@@ -171,7 +171,7 @@ export async function exportTable(
     )
   } finally {
     progress.done()
-    stream.destroy()
+    csv.close()
   }
 
   // A cursor-range re-export does not move the watermark; nor does a run that found nothing new.

@@ -9,13 +9,14 @@ describe('mariadb export', () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.typed (
       id int PRIMARY KEY, ti tinyint, ui int unsigned, bi bigint, ubi bigint unsigned, d38 decimal(38,9), d12 decimal(12,2), dbig decimal(50,5),
-      f double, t text, vc varchar(10), d date, dt datetime(6), ts timestamp(6) NULL, tm time(6), j json, bl blob, vb varbinary(8), e enum('sad','happy'), y year)`)
+      f double, t text, vc varchar(10), d date, dt datetime(6), ts timestamp(6) NULL, tm time(6), j json, bl blob, vb varbinary(8), e enum('sad','happy'), y year,
+      fl float, lat varchar(10) CHARACTER SET latin1)`)
     await connection.query(`SET time_zone = '+05:30'`)
     await connection.query(`INSERT INTO ${database}.typed VALUES
       (1, -128, 4294967295, -9223372036854775808, 18446744073709551615, 12345678901234567890.123456789, -0.01, 123456789012345678901234567890123456789012345.12345,
-       0.1, 'a "quoted", line\\nbreak', '', '2024-02-29', '2024-01-02 03:04:05.123456', '2024-06-01 12:00:00.654321', '23:59:59.999999', '{"a": [1, 2.50]}', x'00ff0010', x'00', 'happy', 2024),
-      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-      (3, 0, 0, 0, 0, 0, 0, 0, -1.5e300, '', 'x', '1000-01-01', '1999-12-31 23:59:59', '1970-01-02 00:00:00', '00:00:00', '[]', x'', x'', 'sad', 1901)`)
+       0.1, 'a "quoted", line\\nbreak', '', '2024-02-29', '2024-01-02 03:04:05.123456', '2024-06-01 12:00:00.654321', '23:59:59.999999', '{"a": [1, 2.50]}', x'00ff0010', x'00', 'happy', 2024, 0.5, 'café "ü"'),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+      (3, 0, 0, 0, 0, 0, 0, 0, -1.5e300, '', 'x', '1000-01-01', '1999-12-31 23:59:59', '1970-01-02 00:00:00', '00:00:00', '[]', x'', x'', 'sad', 1901, -3.25, '')`)
     const lake = await tempDir()
     const exporter = testExporter({ sources: { catalog: { kind: 'mysql', url } }, lakeRoot: lake })
     const [record] = await exporter.runExport({ source: 'catalog', timezone: 'UTC', tables: [{ name: 'typed', mode: 'full', lagSeconds: 0, chunkRows: 2 }] }, { runId: 'm1' })
@@ -25,15 +26,16 @@ describe('mariadb export', () => {
     expect(Object.fromEntries(columns.map((c) => [c.name, c.type]))).toEqual({
       id: 'INTEGER', ti: 'TINYINT', ui: 'UINTEGER', bi: 'BIGINT', ubi: 'UBIGINT', d38: 'DECIMAL(38,9)', d12: 'DECIMAL(12,2)', dbig: 'VARCHAR',
       f: 'DOUBLE', t: 'VARCHAR', vc: 'VARCHAR', d: 'DATE', dt: 'TIMESTAMP', ts: 'TIMESTAMPTZ', tm: 'TIME', j: 'JSON', bl: 'BLOB', vb: 'BLOB', e: 'VARCHAR', y: 'SMALLINT',
+      fl: 'REAL', lat: 'VARCHAR',
     })
     expect(rows[0]).toMatchObject({
       id: 1, ti: -128, ui: 4294967295, bi: '-9223372036854775808', ubi: '18446744073709551615', d38: '12345678901234567890.123456789', d12: '-0.01',
       dbig: '123456789012345678901234567890123456789012345.12345', f: 0.1, t: 'a "quoted", line\nbreak', vc: '', d: '2024-02-29',
-      dt: '2024-01-02 03:04:05.123456', ts: '2024-06-01 06:30:00.654321+00', tm: '23:59:59.999999', e: 'happy', y: 2024,
+      dt: '2024-01-02 03:04:05.123456', ts: '2024-06-01 06:30:00.654321+00', tm: '23:59:59.999999', e: 'happy', y: 2024, fl: 0.5, lat: 'café "ü"',
     })
     expect(JSON.parse(String(rows[0]!.j))).toEqual({ a: [1, 2.5] })
     expect(rows[1]).toEqual(Object.fromEntries(Object.keys(rows[1]!).map((k) => [k, k === 'id' ? 2 : null])))
-    expect(rows[2]).toMatchObject({ t: '', vc: 'x', f: -1.5e300, d: '1000-01-01', ts: '1970-01-01 18:30:00+00', j: '[]' })
+    expect(rows[2]).toMatchObject({ fl: -3.25, lat: '', t: '', vc: 'x', f: -1.5e300, d: '1000-01-01', ts: '1970-01-01 18:30:00+00', j: '[]' })
     const { openDatabase } = await import('../../core/duckdb/index.ts')
     const db = await openDatabase(':memory:')
     const blobs = await db.queryJson(`SELECT id, hex(bl) bl, hex(vb) vb, octet_length(bl) n FROM read_parquet('${lake}/raw/exports/catalog/typed/*/*.parquet', hive_partitioning=false) ORDER BY id`)
