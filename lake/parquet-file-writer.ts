@@ -8,6 +8,27 @@ export interface WrittenParquet {
   /** Relative to the lake root. */
   path: string
   bytes: number
+  rows: number
+  /** Per column, the largest value as the file's statistics render it (text); absent when unknown. */
+  max: Map<string, string>
+}
+
+type StatsEntry = { key: string; value: unknown }
+
+/** Column names in RETURN_STATS come quoted as identifiers (`"_cp_ts_ms"`). */
+function unquote(name: string): string {
+  return name.startsWith('"') && name.endsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name
+}
+
+function maxima(columnStatistics: unknown): Map<string, string> {
+  const out = new Map<string, string>()
+  if (!Array.isArray(columnStatistics)) return out
+  for (const column of columnStatistics as StatsEntry[]) {
+    const stats = Array.isArray(column.value) ? (column.value as StatsEntry[]) : []
+    const max = stats.find((s) => s.key === 'max')?.value
+    if (typeof max === 'string') out.set(unquote(column.key), max)
+  }
+  return out
 }
 
 /** Row groups of this many rows keep scans parallel and statistics useful without bloating memory. */
@@ -33,12 +54,11 @@ export async function writeParquetToLake(
 ): Promise<WrittenParquet> {
   await mkdir(layout.tmpDir, { recursive: true })
   const temp = tempFileIn(layout.tmpDir, '.parquet')
-  await db.run(
-    `COPY (${selectSql}) TO ${quoteLiteral(temp)} (${parquetCopyOptions})`,
-    params,
-  )
+  // RETURN_STATS hands back the row count and column statistics, so callers need not read the file again.
+  const { rows } = await db.queryJson(`COPY (${selectSql}) TO ${quoteLiteral(temp)} (${parquetCopyOptions}, RETURN_STATS)`, params)
+  const stats = rows[0] ?? {}
   const final = layout.absolute(relativePath)
   await moveIntoPlace(temp, final)
   const info = await stat(final)
-  return { path: relativePath, bytes: info.size }
+  return { path: relativePath, bytes: info.size, rows: Number(stats.count ?? 0), max: maxima(stats.column_statistics) }
 }

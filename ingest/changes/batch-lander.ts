@@ -114,8 +114,12 @@ export class BatchLander {
   private readonly types: TableTypesState
   private readonly decoders = new Map<string, DebeziumDecoder>()
 
+  /**
+   * `dbs`: connections to one DuckDB instance. Partitions are spread over them so that landings of
+   * different partitions run at the same time (one connection runs one statement at a time).
+   */
   constructor(
-    private readonly db: Database,
+    private readonly dbs: Database[],
     private readonly log: CommitLog,
     private readonly runId: string,
     private readonly logger: Logger,
@@ -149,7 +153,7 @@ export class BatchLander {
     const table = tableOf(config)
     const date = new Date(Number(records[0]!.timestamp)).toISOString().slice(0, 10)
     const path = this.log.layout.changeFile({ service, table, date, topic, partition, firstOffset, lastOffset })
-    let prepared = (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records) : undefined) ?? (await this.prepareInJs(config, records))
+    let prepared = (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records) : undefined) ?? (await this.prepareInJs(config, partition, records))
     let bytes: number | undefined
     if (prepared.typing === 'duckdb') {
       try {
@@ -158,7 +162,7 @@ export class BatchLander {
         // Anything DuckDB refuses (a value that does not convert, a missing op) is sorted out record by record in JavaScript.
         this.logger.debug({ err: error, topic, partition }, 'DuckDB-side typing declined the batch; typing in JavaScript')
         await prepared.cleanup()
-        prepared = await this.prepareInJs(config, records)
+        prepared = await this.prepareInJs(config, partition, records)
       }
     }
     const name = `${topic}~${partition}~${pad(firstOffset)}-${pad(lastOffset)}`
@@ -215,7 +219,7 @@ export class BatchLander {
   }
 
   /** Decodes and types in JavaScript: every format, every Connect type, per-record dead letters. */
-  private async prepareInJs(config: ChangeTopicConfig, records: ChangeRecord[]): Promise<Prepared> {
+  private async prepareInJs(config: ChangeTopicConfig, partition: number, records: ChangeRecord[]): Promise<Prepared> {
     const decoded = this.decode(config, records)
     let typed: TypedBatch
     if (config.format === 'debezium') {
@@ -236,7 +240,7 @@ export class BatchLander {
       letters: decoded.letters,
       newestSourceMs: decoded.newestSourceMs,
       tableTypes: config.format === 'debezium' ? typed.tableTypes : undefined,
-      write: (path) => this.writeParquet(typed, path),
+      write: (path) => this.writeParquet(typed, path, partition),
       cleanup: async () => undefined,
     }
   }
@@ -295,19 +299,21 @@ export class BatchLander {
           `SELECT ${plan.selectList} FROM (` +
           `SELECT p, CASE WHEN p.op = 'd' THEN p."before" ELSE p."after" END AS r, o, ts, k, h FROM read_json(${quoteLiteral(temp)}, format = 'newline_delimited', columns = ${plan.lineColumns})` +
           `) WHERE CASE WHEN ${plan.invalidCondition} THEN error('not a valid change envelope') ELSE true END`
-        const written = await writeParquetToLake(this.db, layout, select, path)
-        const [check] = await this.db.all<{ n: bigint; newest: bigint | null }>(
-          `SELECT count(*) AS n, max(_cp_ts_ms) AS newest FROM read_parquet(${quoteLiteral(layout.absolute(path))})`,
-        )
-        if (!check || Number(check.n) !== rows) {
-          throw new ColdpipeError('INGEST_FAILED', `DuckDB-side typing wrote ${check?.n ?? 0} rows for ${rows} envelopes`, { context: { topic: config.topic, partition, path } })
+        const written = await writeParquetToLake(this.dbFor(partition), layout, select, path)
+        if (written.rows !== rows) {
+          throw new ColdpipeError('INGEST_FAILED', `DuckDB-side typing wrote ${written.rows} rows for ${rows} envelopes`, { context: { topic: config.topic, partition, path } })
         }
-        prepared.newestSourceMs = check.newest === null ? 0 : Number(check.newest)
+        const newest = written.max.get('_cp_ts_ms')
+        prepared.newestSourceMs = newest === undefined ? 0 : Number(newest)
         return written.bytes
       },
       cleanup: () => rm(temp, { force: true }),
     }
     return prepared
+  }
+
+  private dbFor(partition: number): Database {
+    return this.dbs[partition % this.dbs.length]!
   }
 
   private decoder(topic: string): DebeziumDecoder {
@@ -366,12 +372,12 @@ export class BatchLander {
   }
 
   /** NDJSON in the lake's scratch folder, read by DuckDB with explicit column types, copied to Parquet. */
-  private async writeParquet(typed: TypedBatch, path: string): Promise<number> {
+  private async writeParquet(typed: TypedBatch, path: string, partition: number): Promise<number> {
     const layout = this.log.layout
     const temp = tempFileIn(layout.tmpDir, '.ndjson')
     try {
       await writeLines(temp, typed.rows.map((row) => JSON.stringify(row)))
-      const written = await writeParquetToLake(this.db, layout, selectFromNdjson(temp, typed.columns), path)
+      const written = await writeParquetToLake(this.dbFor(partition), layout, selectFromNdjson(temp, typed.columns), path)
       return written.bytes
     } finally {
       await rm(temp, { force: true })

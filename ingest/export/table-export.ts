@@ -144,6 +144,11 @@ export async function exportTable(
           const relativePath = layout.exportFile({ service, table: config.name, runId, part: chunk.index })
           const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true)`
           const written = await writeParquetToLake(db, layout, `SELECT ${selectList} FROM ${read}`, relativePath)
+          if (written.rows !== chunk.rows) {
+            throw new ColdpipeError('EXPORT_FAILED', `source ${service}, table ${config.name}: chunk ${chunk.index} has ${chunk.rows} rows but its Parquet file has ${written.rows}`, {
+              context: { source: service, table: config.name, chunk: chunk.index, csvRows: chunk.rows, parquetRows: written.rows },
+            })
+          }
           if (cursor && chunk.rows > 0) {
             const [row] = await db.all<{ m: string | null }>(`SELECT max(${quoteIdent(cursor.name)})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})`)
             maxCursor = maxOf(maxCursor, row?.m ?? null, cursor.duckType)

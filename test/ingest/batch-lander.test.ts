@@ -20,7 +20,7 @@ async function newLander(lakeRoot: string, nativeTyping = true): Promise<{ lande
   const db = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED' })
   dbs.push(db)
   const log = await CommitLog.open(lakeRoot)
-  return { lander: new BatchLander(db, log, 'run-test', silentLogger, nativeTyping), log }
+  return { lander: new BatchLander([db], log, 'run-test', silentLogger, nativeTyping), log }
 }
 
 function record(topic: string, offset: number, value: string | null, key: string | null = null): ChangeRecord {
@@ -38,6 +38,27 @@ function record(topic: string, offset: number, value: string | null, key: string
 const ordersTopic: ChangeTopicConfig = { topic: 'shop.public.orders', format: 'debezium', service: 'ordering', table: 'orders', key: ['id'] }
 
 describe('BatchLander', () => {
+  it('lands partitions at the same time over two connections; the watermark time comes from the newest source ts_ms', async () => {
+    const lake = await tempDir()
+    const db = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED' })
+    const second = await db.connect()
+    dbs.push(second, db)
+    const log = await CommitLog.open(lake)
+    const lander = new BatchLander([db, second], log, 'run-test', silentLogger)
+    const batch = (partition: number): ChangeRecord[] =>
+      Array.from({ length: 300 }, (_, i) => ({
+        ...record(ordersTopic.topic, i, withSchema(orderFields, { op: 'c', after: { id: partition * 1000 + i, status: 'new' }, tsMs: 1_700_000_000_000 + partition * 10_000 + i })),
+        partition,
+      }))
+    const outcomes = await Promise.all([lander.land(ordersTopic, 0, batch(0)), lander.land(ordersTopic, 1, batch(1))])
+    expect(outcomes.map((o) => [o.rows, o.duplicate])).toEqual([[300, false], [300, false]])
+    const reopened = await CommitLog.open(lake)
+    expect(reopened.watermarks().get('kafka:shop.public.orders:0')?.asOf).toBe(new Date(1_700_000_000_299).toISOString())
+    expect(reopened.watermarks().get('kafka:shop.public.orders:1')?.asOf).toBe(new Date(1_700_000_010_299).toISOString())
+    const { rows } = await readCommittedRows(lake)
+    expect(new Set(rows.map((r) => Number(r.id))).size).toBe(600)
+  })
+
   it.each([
     ['duckdb', true],
     ['js', false],
