@@ -1,5 +1,7 @@
 // Exports vs the database's own client dump, Parquet vs parquetjs, and peak RSS as the table grows.
-// Run: node --import tsx bench/exports/export-bench.ts [--rows 1000000] [--rss-rows 1000000,5000000] [--parquetjs-rows 200000]
+// Run: node --import tsx bench/exports/export-bench.ts [--rows 1000000] [--rss-rows 1000000,5000000] [--parquetjs-rows 200000] [--repeat 3]
+// Throughput: baseline and coldpipe run alternately --repeat times; the medians are compared, so one noisy
+// moment on a shared machine does not decide the ratio.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
@@ -16,10 +18,28 @@ const rows = Number(flag('rows', '1000000'))
 const rssRows = flag('rss-rows', '250000,1000000').split(',').map(Number)
 const parquetjsRows = Number(flag('parquetjs-rows', '200000'))
 const chunkRows = Number(flag('chunk-rows', '250000'))
+const repeat = Math.max(1, Number(flag('repeat', '3')))
 const pgUrl = process.env.COLDPIPE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const myUrl = process.env.COLDPIPE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 const here = import.meta.dirname
 const columns = 'id, customer_id, status, total, created_at, updated_at, note'
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Runs baseline and coldpipe alternately `repeat` times; medians of both, and the last coldpipe result. */
+function alternate<T extends { ms: number }>(baseline: () => number, coldpipe: () => T): { baseMs: number; ours: T; oursMs: number } {
+  const base: number[] = []
+  const ours: T[] = []
+  for (let i = 0; i < repeat; i++) {
+    base.push(baseline())
+    ours.push(coldpipe())
+  }
+  return { baseMs: median(base), ours: ours.at(-1)!, oursMs: median(ours.map((o) => o.ms)) }
+}
 
 function timed(run: () => void): number {
   const t = performance.now()
@@ -78,8 +98,12 @@ await my.query(`CREATE DATABASE ${database}`)
 try {
   console.error(`postgres: generating ${rows} rows`)
   await pgTable(pgClient, schema, 'orders', rows)
-  const psqlMs = timed(() => execFileSync('psql', [pgUrl, '-qc', `\\copy (select ${columns} from ${schema}.orders) to '/dev/null' (format csv)`]))
-  const pgExport = child('postgres', pgUrl, schema, 'orders')
+  const pgRuns = alternate(
+    () => timed(() => execFileSync('psql', [pgUrl, '-qc', `\\copy (select ${columns} from ${schema}.orders) to '/dev/null' (format csv)`])),
+    () => child('postgres', pgUrl, schema, 'orders'),
+  )
+  const psqlMs = pgRuns.baseMs
+  const pgExport = { ...pgRuns.ours, ms: pgRuns.oursMs }
   const pq = await parquetjsBaseline(pgClient, schema, 'orders', Math.min(parquetjsRows, rows))
   const pqScale = rows / Math.min(parquetjsRows, rows)
   results.push(['postgres rows/s: coldpipe vs psql \\copy csv', `${Math.round(rows / (pgExport.ms / 1000))}`, `${Math.round(rows / (psqlMs / 1000))}`, (psqlMs / pgExport.ms).toFixed(2)])
@@ -91,8 +115,12 @@ try {
   await my.query(`INSERT INTO ${database}.orders SELECT seq, seq % 50000, ELT(1 + seq % 4, 'new','paid','shipped','cancelled'), (seq % 100000) / 100,
     TIMESTAMP'2025-01-01 00:00:00' + INTERVAL seq SECOND, TIMESTAMP'2025-01-01 00:00:00' + INTERVAL (2 * seq) SECOND, IF(seq % 7 = 0, NULL, concat('note ', md5(seq))) FROM seq_1_to_${rows}`)
   await my.query(`ANALYZE TABLE ${database}.orders`)
-  const myBaseMs = timed(() => execFileSync('sh', ['-c', `mariadb -h 127.0.0.1 -u root --quick -e "select ${columns} from ${database}.orders" > /dev/null`]))
-  const myExport = child('mysql', myUrl.replace(/\/[^/]*$/, `/${database}`), '-', 'orders')
+  const myRuns = alternate(
+    () => timed(() => execFileSync('sh', ['-c', `mariadb -h 127.0.0.1 -u root --quick -e "select ${columns} from ${database}.orders" > /dev/null`])),
+    () => child('mysql', myUrl.replace(/\/[^/]*$/, `/${database}`), '-', 'orders'),
+  )
+  const myBaseMs = myRuns.baseMs
+  const myExport = { ...myRuns.ours, ms: myRuns.oursMs }
   results.push(['mariadb rows/s: coldpipe vs mariadb -e (tsv)', `${Math.round(rows / (myExport.ms / 1000))}`, `${Math.round(rows / (myBaseMs / 1000))}`, (myBaseMs / myExport.ms).toFixed(2)])
 
   const rss: string[] = []
@@ -115,7 +143,7 @@ try {
 const header = ['measure', 'coldpipe', 'baseline', 'ratio']
 const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)))
 const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')
-console.log(`rows=${rows} chunkRows=${chunkRows} cores=${(await import('node:os')).cpus().length}`)
+console.log(`rows=${rows} chunkRows=${chunkRows} repeat=${repeat} (medians) cores=${(await import('node:os')).cpus().length}`)
 console.log(line(header))
 console.log(widths.map((w) => '-'.repeat(w)).join('-|-'))
 for (const r of results) console.log(line(r))
