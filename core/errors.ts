@@ -11,6 +11,8 @@ export const errorDefinitions = {
   CONFIG_ENV_MISSING: { status: 500, canRetry: false },
   // lake
   LAKE_COMMIT_CONFLICT: { status: 409, canRetry: true },
+  /** A conditional commit found a watermark moved by another writer; re-read and redo the work. */
+  LAKE_WATERMARK_MOVED: { status: 409, canRetry: true },
   LAKE_IO_FAILED: { status: 500, canRetry: true },
   LAKE_LOG_CORRUPT: { status: 500, canRetry: false },
   // sources and exports

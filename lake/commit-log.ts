@@ -51,6 +51,12 @@ export interface CommitDraft {
   /** Paths of files that stop being part of the lake's current state. */
   remove?: string[]
   watermarks?: Watermark[]
+  /**
+   * Commit only if each of these watermarks is still at this position (null: none yet). Two writers that
+   * read the same watermark and landed overlapping work cannot both commit: the second gets
+   * LAKE_WATERMARK_MOVED and redoes its work from the new position.
+   */
+  expectWatermarks?: Record<string, string | null>
   info?: Record<string, unknown>
 }
 
@@ -83,6 +89,7 @@ export class CommitLog {
   readonly layout: LakeLayout
   private commits: Commit[] = []
   private byKey = new Map<string, Commit>()
+  private latestMarks = new Map<string, Watermark>()
   /** Serializes this instance's reads and commits; other processes are handled by put-if-absent. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -152,6 +159,7 @@ export class CommitLog {
   private remember(commit: Commit): void {
     this.commits.push(commit)
     if (commit.idempotencyKey) this.byKey.set(commit.idempotencyKey, commit)
+    for (const mark of commit.watermarks) this.latestMarks.set(mark.key, mark)
   }
 
   /** All commits after `version` (exclusive), oldest first. */
@@ -177,6 +185,14 @@ export class CommitLog {
       if (draft.idempotencyKey) {
         const existing = this.byKey.get(draft.idempotencyKey)
         if (existing) return { commit: existing, duplicate: true }
+      }
+      for (const [key, expected] of Object.entries(draft.expectWatermarks ?? {})) {
+        const actual = this.latestMarks.get(key)?.position ?? null
+        if (actual !== expected) {
+          throw new ColdpipeError('LAKE_WATERMARK_MOVED', `watermark ${key} is at ${actual ?? 'nothing'}, not ${expected ?? 'nothing'} as this commit expected`, {
+            context: { runId: draft.runId, kind: draft.kind, watermark: key, expected, actual },
+          })
+        }
       }
       const commit: Commit = {
         version: this.commits.length,

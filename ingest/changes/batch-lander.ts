@@ -58,6 +58,9 @@ export function tableOf(topic: ChangeTopicConfig): string {
   return topic.table ?? (topic.format === 'integration-event' ? 'events' : topic.topic.split('.').pop()!)
 }
 
+/** Each retry follows a commit by another member, so this only bounds a pathological tug of war. */
+const maxWatermarkRetries = 5
+
 function pad(offset: string): string {
   return offset.padStart(20, '0')
 }
@@ -135,7 +138,23 @@ export class BatchLander {
     return this.watermarks.position(watermarkKey(topic, partition))
   }
 
+  /**
+   * Lands a batch. When another member of the group lands part of the same range first (the partition
+   * moved in a rebalance while this batch was in flight), the conditional commit refuses, and the batch
+   * is landed again from the new watermark on, so each record lands once.
+   */
   async land(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[]): Promise<LandOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.landOnce(config, partition, batch)
+      } catch (error) {
+        if (!(error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED') || attempt >= maxWatermarkRetries) throw error
+        this.logger.info({ topic: config.topic, partition, attempt }, 'another member landed part of this range first; landing the rest')
+      }
+    }
+  }
+
+  private async landOnce(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[]): Promise<LandOutcome> {
     if (batch.length === 0) throw new ColdpipeError('INTERNAL', 'land() needs at least one record', { context: { topic: config.topic, partition } })
     const topic = config.topic
     const landed = await this.landedPosition(topic, partition)
@@ -194,14 +213,24 @@ export class BatchLander {
         if (prepared.tableTypes) await this.types.merge(service, table, prepared.tableTypes)
       }
       const newest = prepared.newestSourceMs > 0 ? prepared.newestSourceMs : Math.max(...records.map((r) => Number(r.timestamp)))
-      const result = await this.log.commit({
-        kind: 'changes',
-        runId: this.runId,
-        idempotencyKey,
-        add,
-        watermarks: [{ key: watermarkKey(topic, partition), service, table, kind: 'kafka-offset', position: lastOffset, asOf: new Date(newest).toISOString() }],
-        info: { records: records.length, rows: prepared.rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
-      })
+      let result: Awaited<ReturnType<CommitLog['commit']>>
+      try {
+        result = await this.log.commit({
+          kind: 'changes',
+          runId: this.runId,
+          idempotencyKey,
+          add,
+          expectWatermarks: { [watermarkKey(topic, partition)]: landed === undefined ? null : String(landed) },
+          watermarks: [{ key: watermarkKey(topic, partition), service, table, kind: 'kafka-offset', position: lastOffset, asOf: new Date(newest).toISOString() }],
+          info: { records: records.length, rows: prepared.rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
+        })
+      } catch (error) {
+        // The file written for this range is nobody's if no commit names it: remove it before landing again.
+        if (error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED' && add.length > 0 && !this.log.all().some((c) => c.add.some((f) => f.path === path))) {
+          await rm(this.log.layout.absolute(path), { force: true })
+        }
+        throw error
+      }
       return {
         ...base,
         firstOffset,

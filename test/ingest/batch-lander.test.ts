@@ -38,6 +38,26 @@ function record(topic: string, offset: number, value: string | null, key: string
 const ordersTopic: ChangeTopicConfig = { topic: 'shop.public.orders', format: 'debezium', service: 'ordering', table: 'orders', key: ['id'] }
 
 describe('BatchLander', () => {
+  it('two members landing overlapping ranges of one partition at once (a rebalance) land each record once', async () => {
+    const lake = await tempDir()
+    // Two landers with their own CommitLog on one lake: two processes of the group.
+    const first = await newLander(lake)
+    const second = await newLander(lake)
+    const records = Array.from({ length: 40 }, (_, i) => record(ordersTopic.topic, i, withSchema(orderFields, { op: 'c', after: { id: i, status: 'new' } })))
+    for (let round = 0; round < 5; round++) {
+      // The old owner lands its in-flight buffer while the new owner lands from the committed offset on.
+      const from = round * 8
+      await Promise.all([first.lander.land(ordersTopic, 0, records.slice(from, from + 5)), second.lander.land(ordersTopic, 0, records.slice(from, from + 8))])
+    }
+    const { rows } = await readCommittedRows(lake)
+    const offsets = rows.map((r) => Number(r._cp_offset)).sort((a, b) => a - b)
+    expect(offsets).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    // A landing refused by the conditional commit leaves no file behind.
+    const onDisk = (await readdir(join(lake, 'raw'), { recursive: true })).filter((f) => f.endsWith('.parquet')).map((f) => join('raw', f)).sort()
+    const log = await CommitLog.open(lake)
+    expect(onDisk).toEqual([...log.activeFiles().keys()].sort())
+  })
+
   it('lands partitions at the same time over two connections; the watermark time comes from the newest source ts_ms', async () => {
     const lake = await tempDir()
     const db = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED' })

@@ -37,6 +37,19 @@ describe('CommitLog', () => {
     expect(log.watermarks(0).get('kafka:x:0')?.position).toBe('10')
   })
 
+  it('refuses a conditional commit when another writer moved the watermark it expected', async () => {
+    const lake = await tempDir()
+    const mine = await CommitLog.open(lake)
+    const theirs = await CommitLog.open(lake)
+    const mark = { key: 'kafka:x:0', service: 's', table: 't', kind: 'kafka-offset' as const, asOf: '2026-01-01T00:00:00Z' }
+    await theirs.commit({ kind: 'changes', runId: 'b', add: [file('b')], expectWatermarks: { 'kafka:x:0': null }, watermarks: [{ ...mark, position: '9' }] })
+    const refused = await mine.commit({ kind: 'changes', runId: 'a', add: [file('a')], expectWatermarks: { 'kafka:x:0': null }, watermarks: [{ ...mark, position: '4' }] }).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(ColdpipeError)
+    expect(refused).toMatchObject({ code: 'LAKE_WATERMARK_MOVED', canRetry: true, context: { watermark: 'kafka:x:0', expected: null, actual: '9' } })
+    await mine.commit({ kind: 'changes', runId: 'a', add: [file('c')], expectWatermarks: { 'kafka:x:0': '9' }, watermarks: [{ ...mark, position: '12' }] })
+    expect([...(await CommitLog.open(lake)).activeFiles().keys()].sort()).toEqual(['b', 'c'])
+  })
+
   it('commits a replay with the same idempotency key only once', async () => {
     const log = await CommitLog.open(await tempDir())
     const first = await log.commit({ kind: 'changes', runId: 'r', idempotencyKey: 'changes:t:0:0-9', add: [file('x')] })
