@@ -187,7 +187,7 @@ export class CommitLog {
         if (existing) return { commit: existing, duplicate: true }
       }
       for (const [key, expected] of Object.entries(draft.expectWatermarks ?? {})) {
-        const actual = this.latestMarks.get(key)?.position ?? null
+        const actual = this.watermark(key)?.position ?? null
         if (actual !== expected) {
           throw new ColdpipeError('LAKE_WATERMARK_MOVED', `watermark ${key} is at ${actual ?? 'nothing'}, not ${expected ?? 'nothing'} as this commit expected`, {
             context: { runId: draft.runId, kind: draft.kind, watermark: key, expected, actual },
@@ -246,8 +246,14 @@ export class CommitLog {
     return files
   }
 
+  /** The latest watermark of `key` as of the newest commit read (call refresh() first to see other writers). */
+  watermark(key: string): Watermark | undefined {
+    return this.latestMarks.get(key)
+  }
+
   /** The latest watermark per key at `version` (default: latest). */
   watermarks(version = this.latestVersion): Map<string, Watermark> {
+    if (version === this.latestVersion) return new Map(this.latestMarks)
     const marks = new Map<string, Watermark>()
     for (const commit of this.commits.slice(0, version + 1)) {
       for (const mark of commit.watermarks) marks.set(mark.key, mark)

@@ -11,7 +11,6 @@ import {
   type Commit,
   type DeadLetter,
   type LakeFile,
-  type Watermark,
 } from '../../lake/index.ts'
 import {
   DebeziumDecoder,
@@ -65,24 +64,6 @@ function pad(offset: string): string {
   return offset.padStart(20, '0')
 }
 
-/** Keeps the lake's Kafka watermarks up to date by reading only the commits added since the last look. */
-class WatermarkView {
-  private seenVersion = -1
-  private marks = new Map<string, Watermark>()
-
-  constructor(private readonly log: CommitLog) {}
-
-  async position(key: string): Promise<bigint | undefined> {
-    await this.log.refresh()
-    for (const commit of this.log.since(this.seenVersion)) {
-      for (const mark of commit.watermarks) this.marks.set(mark.key, mark)
-      this.seenVersion = commit.version
-    }
-    const position = this.marks.get(key)?.position
-    return position === null || position === undefined ? undefined : BigInt(position)
-  }
-}
-
 /** A batch ready to land: how many rows, their columns, and how to write them as Parquet. */
 interface Prepared {
   typing: 'js' | 'duckdb'
@@ -113,7 +94,6 @@ interface Decoded {
  * replay that does not align with earlier batch boundaries still lands each record once.
  */
 export class BatchLander {
-  private readonly watermarks: WatermarkView
   private readonly types: TableTypesState
   private readonly decoders = new Map<string, DebeziumDecoder>()
 
@@ -129,13 +109,15 @@ export class BatchLander {
     /** Type schema'd Debezium batches in DuckDB when they qualify (tests turn it off to cover the JavaScript way). */
     private readonly nativeTyping = true,
   ) {
-    this.watermarks = new WatermarkView(log)
     this.types = new TableTypesState(log.layout)
   }
 
   /** The last offset landed for a partition, or undefined when nothing has been. */
-  landedPosition(topic: string, partition: number): Promise<bigint | undefined> {
-    return this.watermarks.position(watermarkKey(topic, partition))
+  async landedPosition(topic: string, partition: number): Promise<bigint | undefined> {
+    // Reads the commits other members made since the last look; the log keeps the latest watermark per key.
+    await this.log.refresh()
+    const position = this.log.watermark(watermarkKey(topic, partition))?.position
+    return position === null || position === undefined ? undefined : BigInt(position)
   }
 
   /**
@@ -225,8 +207,9 @@ export class BatchLander {
           info: { records: records.length, rows: prepared.rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
         })
       } catch (error) {
-        // The file written for this range is nobody's if no commit names it: remove it before landing again.
-        if (error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED' && add.length > 0 && !this.log.all().some((c) => c.add.some((f) => f.path === path))) {
+        // No commit names this file: its path is the range's, and a commit of the same range would have been
+        // returned as a duplicate instead of refused. Remove it before landing the rest.
+        if (error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED' && add.length > 0) {
           await rm(this.log.layout.absolute(path), { force: true })
         }
         throw error
