@@ -13,8 +13,9 @@ const writeBytes = 1 << 20
 
 /**
  * Writes row-aligned CSV batches into temp files of `chunkRows` rows each (the source cuts its batches at
- * every multiple of chunkRows; a chunk closes at the first batch boundary at or past it). `onChunk` is awaited before the next chunk is finished, so at most one
- * chunk is being converted while the next one streams in.
+ * every multiple of chunkRows; a chunk closes at the first batch boundary at or past it). `onChunk` is
+ * awaited before the next chunk is finished, so at most one chunk is being converted while the next one
+ * streams in.
  */
 export async function chunkCsvBatches(
   batches: AsyncIterable<CsvBatch>,

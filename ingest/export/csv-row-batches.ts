@@ -18,6 +18,13 @@ export async function* csvRowBatches(stream: Readable, cutEveryRows: number): As
   let inQuote = false
   let carry: Buffer | undefined
   let untilCut = cutEveryRows
+  /** The carried partial row plus data[0, end), which ends on a row boundary. */
+  const complete = (data: Buffer, end: number): Buffer => {
+    const head = data.subarray(0, end)
+    const out = carry ? Buffer.concat([carry, head]) : head
+    carry = undefined
+    return out
+  }
   for await (let data of stream as AsyncIterable<Buffer>) {
     let rows = 0
     let boundary = -1
@@ -44,10 +51,9 @@ export async function* csvRowBatches(stream: Readable, cutEveryRows: number): As
       boundary = nl + 1
       i = boundary
       if (--untilCut === 0) {
+        // Cut here and go on scanning the rest of this chunk on its own.
         untilCut = cutEveryRows
-        const complete = data.subarray(0, boundary)
-        yield { data: carry ? Buffer.concat([carry, complete]) : complete, rows }
-        carry = undefined
+        yield { data: complete(data, boundary), rows }
         data = data.subarray(boundary)
         rows = 0
         boundary = -1
@@ -55,13 +61,11 @@ export async function* csvRowBatches(stream: Readable, cutEveryRows: number): As
         nextQuote = data.indexOf(quote)
       }
     }
-    if (rows === 0) {
-      carry = carry ? Buffer.concat([carry, data]) : data
-      continue
+    if (rows > 0) {
+      yield { data: complete(data, boundary), rows }
+      data = data.subarray(boundary)
     }
-    const complete = data.subarray(0, boundary)
-    yield { data: carry ? Buffer.concat([carry, complete]) : complete, rows }
-    carry = boundary < data.length ? data.subarray(boundary) : undefined
+    if (data.length > 0) carry = carry ? Buffer.concat([carry, data]) : data
   }
   // COPY ends every row with a newline; bytes after the last one are a row without it.
   if (carry && carry.length > 0) yield { data: carry, rows: 1 }
