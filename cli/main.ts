@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { CloseStack } from '../core/close-stack.ts'
-import { isColdpipeError, messageOf } from '../core/errors.ts'
+import { ColdpipeError, isColdpipeError, messageOf } from '../core/errors.ts'
 import { createCommandContext, type RegisterCommand } from './command-context.ts'
 import { commands } from './commands/index.ts'
 
@@ -11,22 +11,50 @@ program
   .option('-c, --config <file>', 'configuration file', 'coldpipe.yaml')
   .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error, silent)')
   .showHelpAfterError()
+  // Usage errors too are `coldpipe: CODE: message` (commander still exits 1 and shows the help).
+  .configureOutput({ outputError: (text, write) => write(`coldpipe: REQUEST_INVALID: ${text.replace(/^error: /, '')}`) })
 
 const closers = new CloseStack((_error, message) => process.stderr.write(`coldpipe: error while shutting down: ${message}\n`))
-let shuttingDown = false
+let shuttingDown: Promise<never> | undefined
 
-async function shutdown(exitCode: number): Promise<never> {
-  if (!shuttingDown) {
-    shuttingDown = true
+/** The first caller's exit code wins; later callers (the command ending because a signal stopped it) wait for it. */
+function shutdown(exitCode: number): Promise<never> {
+  shuttingDown ??= (async () => {
     await closers.closeAll()
-  }
-  // Pending stdout (a large CSV into a pipe) must reach its reader before the process ends.
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
-  process.exit(exitCode)
+    // Pending stdout (a large CSV into a pipe) must reach its reader before the process ends.
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+    process.exit(exitCode)
+  })()
+  return shuttingDown
 }
 
 process.once('SIGINT', () => void shutdown(130))
 process.once('SIGTERM', () => void shutdown(143))
+
+/** `coldpipe: CODE: message` on stderr, never a stack: a foreign error is INTERNAL (a bug), with its message. */
+function reportFatal(error: unknown): void {
+  process.stderr.write(`coldpipe: ${isColdpipeError(error) ? error.code : 'INTERNAL'}: ${messageOf(error)}\n`)
+}
+
+// A promise rejected with nobody listening, or a throw from a callback, ends the process loudly but cleanly:
+// shutdown still closes what is open, so running jobs are recorded failed instead of left `running`.
+const fatal = (error: unknown): void => {
+  reportFatal(error)
+  void shutdown(1)
+}
+process.on('unhandledRejection', fatal)
+process.on('uncaughtException', fatal)
+
+// The event loop ran dry while the command had not ended: something it awaits can never settle (Node would
+// exit 13 with no word). The first time, job runners end their runs (see JobRunner); if that does not let
+// the command finish, say so and exit 1.
+let commandDone = false
+let dryRounds = 0
+process.on('beforeExit', () => {
+  if (commandDone || shuttingDown !== undefined || ++dryRounds < 2) return
+  reportFatal(new ColdpipeError('INTERNAL', `${process.argv.slice(2).join(' ')}: stopped with work unfinished (it waited on something that can never happen; a bug)`))
+  void shutdown(1)
+})
 
 // The context reads global options lazily, after commander has parsed them.
 const context = createCommandContext(program, (close) => closers.push(close))
@@ -34,10 +62,10 @@ for (const register of commands as RegisterCommand[]) register(program, context)
 
 try {
   await program.parseAsync(process.argv)
+  commandDone = true
   // One-shot commands end here and close what they opened; serving commands run until a signal.
   if (!context.longRunning) await shutdown(typeof process.exitCode === 'number' ? process.exitCode : 0)
 } catch (error) {
-  const prefix = isColdpipeError(error) ? `coldpipe: ${error.code}: ` : 'coldpipe: '
-  process.stderr.write(`${prefix}${messageOf(error)}\n`)
+  reportFatal(error)
   await shutdown(1)
 }

@@ -14,16 +14,28 @@ export const errorDefinitions = {
   /** A conditional commit found a watermark moved by another writer; re-read and redo the work. */
   LAKE_WATERMARK_MOVED: { status: 409, canRetry: true },
   LAKE_IO_FAILED: { status: 500, canRetry: true },
+  /** No space left (ENOSPC/EDQUOT) on the lake's volume; the work resumes once space is freed. */
+  LAKE_DISK_FULL: { status: 507, canRetry: true },
   LAKE_LOG_CORRUPT: { status: 500, canRetry: false },
+  /** `_lake.json` names a lake format newer than this coldpipe reads. */
+  LAKE_FORMAT_UNSUPPORTED: { status: 500, canRetry: false },
+  /** A lake version older than the log's oldest retained checkpoint was asked for; rebuild from the current state. */
+  LAKE_VERSION_EXPIRED: { status: 410, canRetry: false },
+  /** A lake data file cannot be read (truncated, overwritten, missing); publish quarantines it and goes on. */
+  LAKE_FILE_CORRUPT: { status: 500, canRetry: false },
   // sources and exports
   SOURCE_UNKNOWN: { status: 404, canRetry: false },
   SOURCE_CONNECT_FAILED: { status: 503, canRetry: true },
   SOURCE_QUERY_FAILED: { status: 500, canRetry: true },
   SOURCE_CIRCUIT_OPEN: { status: 503, canRetry: false },
+  /** No bytes from the source for readTimeoutMs while a read waited (a stalled connection or server). */
+  SOURCE_READ_TIMEOUT: { status: 504, canRetry: true },
   EXPORT_TABLE_NOT_FOUND: { status: 404, canRetry: false },
   EXPORT_TYPE_UNSUPPORTED: { status: 500, canRetry: false },
   EXPORT_SCHEMA_INCOMPATIBLE: { status: 500, canRetry: false },
   EXPORT_FAILED: { status: 500, canRetry: true },
+  /** The run's AbortSignal fired (job deadline, shutdown); the table was stopped, nothing of it committed. */
+  EXPORT_ABORTED: { status: 503, canRetry: false },
   // change ingest
   INGEST_DECODE_FAILED: { status: 400, canRetry: false },
   INGEST_FAILED: { status: 500, canRetry: true },
@@ -35,6 +47,8 @@ export const errorDefinitions = {
   WAREHOUSE_QUERY_FAILED: { status: 500, canRetry: false },
   WAREHOUSE_READ_ONLY: { status: 403, canRetry: false },
   WAREHOUSE_PUBLISH_FAILED: { status: 500, canRetry: true },
+  /** No space left on the warehouse's volume while publishing; the previous snapshot stays current. */
+  WAREHOUSE_DISK_FULL: { status: 507, canRetry: true },
   WAREHOUSE_MODEL_FAILED: { status: 500, canRetry: false },
   WAREHOUSE_DATA_TEST_FAILED: { status: 500, canRetry: false },
   // reports API
@@ -64,6 +78,8 @@ export const errorDefinitions = {
   JOB_NOT_CONFIGURED: { status: 501, canRetry: false },
   JOB_LEASE_LOST: { status: 409, canRetry: false },
   JOB_ABANDONED: { status: 500, canRetry: true },
+  /** A run went past its deadline (jobs.runTimeoutMs or an override); it was aborted and recorded failed. */
+  JOB_DEADLINE_EXCEEDED: { status: 504, canRetry: true },
   JOB_SCHEDULE_INVALID: { status: 500, canRetry: false },
   // demo
   DEMO_FAILED: { status: 500, canRetry: false },

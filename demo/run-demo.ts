@@ -43,8 +43,9 @@ const firstChangesTimeoutMs = 30_000
 /** Polls the lake's commit log until a file of `service.table` is committed, or the time is up. */
 async function landedChanges(lakeRoot: string, service: string, table: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
+  const log = await CommitLog.open(lakeRoot)
   for (;;) {
-    const log = await CommitLog.open(lakeRoot)
+    await log.refresh()
     if ([...log.activeFiles().values()].some((f) => f.service === service && f.table === table)) return true
     if (Date.now() > deadline) return false
     await new Promise((resolve) => setTimeout(resolve, 250))

@@ -2,7 +2,7 @@ import type { ColdpipeConfig } from '../core/config/index.ts'
 import { ColdpipeError, isColdpipeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { parseCronSchedule } from './cron-time.ts'
-import type { Job, JobContext, JobResult, JobSchedule, RunOptions, SourceHealthProvider } from './job-types.ts'
+import type { Job, JobContext, JobResult, JobSchedule, RunOptions, RunWarning, SourceHealthProvider } from './job-types.ts'
 import type { JobDescription } from './status.ts'
 
 /** What a stage function gets from a job run. */
@@ -48,20 +48,22 @@ export function describeJobsFromConfig(config: ColdpipeConfig): JobDescription[]
     }
     seen.add(id)
     const schedule = exp.schedule ? checkedSchedule({ cron: exp.schedule, timezone: exp.timezone }, `exports[${i}].schedule`) : undefined
+    const timeout = exp.runTimeoutMs !== undefined ? { runTimeoutMs: exp.runTimeoutMs } : {}
     // Tables with a schedule of their own get a job of their own, and the source's job leaves them out.
     const own = (exp.tables ?? []).flatMap((table, j) => {
       if (!table.schedule) return []
       const tableSchedule = checkedSchedule({ cron: table.schedule, timezone: table.timezone ?? exp.timezone }, `exports[${i}].tables[${j}].schedule`)
-      return [{ id: `export:${exp.source}.${table.name}`, kind: 'export', source: exp.source, tables: [table.name], schedule: tableSchedule }]
+      const runTimeoutMs = table.runTimeoutMs ?? exp.runTimeoutMs
+      return [{ id: `export:${exp.source}.${table.name}`, kind: 'export', source: exp.source, tables: [table.name], schedule: tableSchedule, ...(runTimeoutMs !== undefined ? { runTimeoutMs } : {}) }]
     })
     const rest = own.length ? (exp.tables ?? []).filter((t) => !t.schedule).map((t) => t.name) : undefined
-    const sourceJob: JobDescription = { id, kind: 'export', source: exp.source, ...(rest ? { tables: rest } : {}), ...(schedule ? { schedule } : {}) }
+    const sourceJob: JobDescription = { id, kind: 'export', source: exp.source, ...(rest ? { tables: rest } : {}), ...(schedule ? { schedule } : {}), ...timeout }
     return [sourceJob, ...own]
   })
   for (const kind of ['publish', 'compaction', 'retention'] as const) {
     const scheduled = config.jobs[kind]
     const schedule = scheduled ? checkedSchedule({ cron: scheduled.schedule, timezone: scheduled.timezone }, `jobs.${kind}.schedule`) : undefined
-    jobs.push({ id: kind, kind, ...(schedule ? { schedule } : {}) })
+    jobs.push({ id: kind, kind, ...(schedule ? { schedule } : {}), ...(scheduled?.runTimeoutMs !== undefined ? { runTimeoutMs: scheduled.runTimeoutMs } : {}) })
   }
   return jobs
 }
@@ -73,8 +75,12 @@ export function toJobResult(value: unknown): JobResult {
     return { rows, info: { items: value.length } }
   }
   if (value && typeof value === 'object') {
-    const { rows, ...rest } = value as { rows?: unknown }
-    return { ...(typeof rows === 'number' ? { rows } : {}), info: rest as Record<string, unknown> }
+    const { rows, warnings, ...rest } = value as { rows?: unknown; warnings?: unknown }
+    return {
+      ...(typeof rows === 'number' ? { rows } : {}),
+      info: rest as Record<string, unknown>,
+      ...(Array.isArray(warnings) && warnings.length > 0 ? { warnings: warnings as RunWarning[] } : {}),
+    }
   }
   return {}
 }
@@ -86,7 +92,10 @@ export function buildJobsFromConfig(config: ColdpipeConfig, deps: JobStageDeps):
   }
   const call = (ctx: JobContext): StageCall => ({ runId: ctx.runId, signal: ctx.signal, logger: ctx.logger })
   const stage: Record<string, keyof JobStageDeps> = { publish: 'publish', compaction: 'compact', retention: 'applyRetention' }
-  return describeJobsFromConfig(config).map((description): Job => {
+  const descriptions = describeJobsFromConfig(config)
+  // Which job owns each table that has a job of its own; every other table belongs to its source's job.
+  const tableOwner = new Map(descriptions.filter((d) => d.kind === 'export' && d.id !== `export:${d.source}`).map((d) => [`${d.source}.${d.tables![0]}`, d.id]))
+  return descriptions.map((description): Job => {
     if (description.kind === 'export') {
       const source = description.source!
       const { tables, ...job } = description
@@ -94,6 +103,8 @@ export function buildJobsFromConfig(config: ColdpipeConfig, deps: JobStageDeps):
       return {
         ...job,
         acceptsOptions: ['full', 'cursorRange', 'tables'],
+        // One writer per table: a run given tables another job owns holds that job's lock as well.
+        leases: (options) => (options.tables ?? tables ?? []).map((t) => tableOwner.get(`${source}.${t}`) ?? `export:${source}`),
         run: async (ctx) => toJobResult(await (deps.runExport ?? missing(description.id, 'exporter'))(source, { ...call(ctx), ...defaults, ...ctx.options })),
       }
     }

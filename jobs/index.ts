@@ -3,7 +3,7 @@ export { buildJobsFromConfig, describeJobsFromConfig, toJobResult, type JobStage
 export { parseCronSchedule, type CronSchedule } from './cron-time.ts'
 export { JobLocks, type LockHandle, type LockState } from './job-lock.ts'
 export { createJobMetrics, type JobMetrics } from './job-metrics.ts'
-export { canRetry, defaultOwner, JobRunner, type JobRunnerOptions, type RetrySettings, type StartRequest, type StartResult } from './job-runner.ts'
+export { canRetry, defaultOwner, JobRunner, runnerSettings, type JobRunnerOptions, type RetrySettings, type StartRequest, type StartResult } from './job-runner.ts'
 export type { Job, JobContext, JobKind, JobResult, JobSchedule, RunOptions, RunRecord, RunStatus, SourceHealth, SourceHealthProvider, Trigger } from './job-types.ts'
 export { jobsDefaults, JobsConfigSchema, type JobsConfig } from './jobs-config.ts'
 export { jobsApiPlugin, jobsRoutes, type JobsApiPlugin, type JobsRoutesDeps } from './jobs-routes.ts'

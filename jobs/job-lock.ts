@@ -45,7 +45,7 @@ export class JobLocks {
 
   constructor(options: JobLockOptions) {
     const layout = new LakeLayout(options.lakeRoot)
-    this.dir = join(layout.stateDir, 'locks')
+    this.dir = layout.locksDir
     this.tmpDir = layout.tmpDir
     this.leaseMs = options.leaseMs
     this.now = options.now ?? Date.now
@@ -64,8 +64,16 @@ export class JobLocks {
     return Date.parse(state.expiresAt) <= this.now()
   }
 
-  /** Takes the job's lock, or returns undefined when a live holder has it. `previous` is set on takeover. */
-  async acquire(job: string, owner: string, runId: string): Promise<{ handle: LockHandle; previous?: LockState } | undefined> {
+  /**
+   * Takes the job's lock, or returns undefined when a live holder has it. `previous` is set on takeover.
+   * `holderIsDead` lets the caller take over an unexpired lock whose holder it knows to be gone.
+   */
+  async acquire(
+    job: string,
+    owner: string,
+    runId: string,
+    holderIsDead: (state: LockState) => boolean = () => false,
+  ): Promise<{ handle: LockHandle; previous?: LockState } | undefined> {
     await mkdir(this.dir, { recursive: true })
     await mkdir(this.tmpDir, { recursive: true })
     const target = this.path(job)
@@ -75,7 +83,7 @@ export class JobLocks {
       if (await this.createIfAbsent(target, state)) return { handle: this.handle(state) }
       const current = await readLock(target)
       if (current === undefined) continue // released in between: try again
-      if (!this.isExpired(current)) return undefined
+      if (!this.isExpired(current) && !holderIsDead(current)) return undefined
       if (!(await this.removeIfUnchanged(target, current))) return undefined
       if (await this.createIfAbsent(target, state)) return { handle: this.handle(state), previous: current }
       return undefined // another contender created a fresh lock after the removal

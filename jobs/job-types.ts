@@ -23,15 +23,23 @@ export interface JobContext {
   trigger: Trigger
   /** 1 for the first attempt of a run. */
   attempt: number
-  /** Aborted when the scheduler closes or the job's lock lease is lost. */
+  /** Aborted when the run passes its deadline, the scheduler closes, or the job's lock lease is lost. */
   signal: AbortSignal
   logger: Logger
   options: RunOptions
 }
 
+/** Something a run got past without failing that an operator must still hear of (e.g. a quarantined file). */
+export interface RunWarning {
+  code: string
+  message: string
+  context?: Record<string, unknown>
+}
+
 export interface JobResult {
   rows?: number
   info?: Record<string, unknown>
+  warnings?: RunWarning[]
 }
 
 /** A job as data: the scheduler knows nothing of what it does. */
@@ -43,6 +51,13 @@ export interface Job {
   acceptsOptions?: (keyof RunOptions)[]
   /** Source the job reads, for status (export jobs). */
   source?: string
+  /** Deadline of a run, retries included; default the runner's per-kind setting. */
+  runTimeoutMs?: number
+  /**
+   * Locks of other jobs a run with these options must hold as well, taken all or none before it starts:
+   * an export run given tables that another job owns (a table with its own schedule) holds that job's lock too.
+   */
+  leases?: (options: RunOptions) => string[]
   run: (ctx: JobContext) => Promise<JobResult>
 }
 
@@ -62,7 +77,10 @@ export interface RunRecord {
   info?: Record<string, unknown>
   options?: RunOptions
   owner: string
-  error?: { code: string; message: string }
+  /** Why it failed; `context` carries what the error knew (e.g. an export's failed tables). */
+  /** A succeeded run's warnings; each fires one `job.warning` alert. */
+  warnings?: RunWarning[]
+  error?: { code: string; message: string; context?: Record<string, unknown> }
 }
 
 export type { SourceHealth, SourceHealthProvider } from '../ingest/export/source-guard.ts'

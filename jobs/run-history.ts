@@ -16,7 +16,7 @@ export class RunHistory {
 
   constructor(lakeRoot: string, private readonly keepRuns = 500) {
     const layout = new LakeLayout(lakeRoot)
-    this.dir = join(layout.stateDir, 'jobs')
+    this.dir = layout.jobRunsDir
     this.tmpDir = layout.tmpDir
   }
 
@@ -32,22 +32,27 @@ export class RunHistory {
     return readRecord(join(this.jobDir(job), `${runId}.json`))
   }
 
-  /** A job's runs, newest first. */
+  /**
+   * A job's runs, newest first. Run ids made by newRunId carry their start time, so only the newest
+   * `limit` files (and those whose names carry no time, from `--run-id`) are read: the cost follows the
+   * limit, not the length of the history kept.
+   */
   async runs(job: string, limit = Infinity): Promise<RunRecord[]> {
-    let names: string[]
-    try {
-      names = await readdir(this.jobDir(job))
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw new ColdpipeError('LAKE_IO_FAILED', `cannot list run history of ${job}: ${messageOf(cause)}`, { cause })
-    }
-    const records = await Promise.all(
-      names.filter((n) => n.endsWith('.json') && !n.startsWith('_')).map((n) => readRecord(join(this.jobDir(job), n))),
-    )
+    const names = await this.recordNames(job)
+    const records = await Promise.all(newestNames(names, limit).map((n) => readRecord(join(this.jobDir(job), n))))
     return records
       .filter((r): r is RunRecord => r !== undefined)
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.runId.localeCompare(a.runId))
       .slice(0, limit)
+  }
+
+  private async recordNames(job: string): Promise<string[]> {
+    try {
+      return (await readdir(this.jobDir(job))).filter((n) => n.endsWith('.json') && !n.startsWith('_'))
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw new ColdpipeError('LAKE_IO_FAILED', `cannot list run history of ${job}: ${messageOf(cause)}`, { cause })
+    }
   }
 
   /** Every job that has history, by name. */
@@ -85,13 +90,36 @@ export class RunHistory {
     return new Date((JSON.parse(await readFile(file, 'utf8')) as { at: string }).at)
   }
 
-  /** Drops the oldest finished runs beyond `keepRuns`. */
+  /** Drops the oldest finished runs beyond `keepRuns`, reading only those beyond it. */
   async prune(job: string): Promise<number> {
-    const runs = await this.runs(job)
-    const old = runs.slice(this.keepRuns).filter((r) => r.status !== 'running')
-    for (const run of old) await unlink(join(this.jobDir(job), `${run.runId}.json`)).catch(() => undefined)
-    return old.length
+    const names = await this.recordNames(job)
+    if (names.length <= this.keepRuns) return 0
+    const keep = new Set(newestNames(names, this.keepRuns))
+    let removed = 0
+    for (const name of names.filter((n) => !keep.has(n))) {
+      const run = await readRecord(join(this.jobDir(job), name))
+      if (!run || run.status === 'running') continue
+      await unlink(join(this.jobDir(job), name)).catch(() => undefined)
+      removed++
+    }
+    return removed
   }
+}
+
+/** `<kind>-<yyyymmddThhmmssZ>-<8 hex>.json`, as newRunId names runs. */
+const stampedName = /-(\d{8}T\d{6}Z)-[0-9a-f]{8}\.json$/
+
+/**
+ * The names among which the newest `limit` runs are: the `limit` newest by the time in their name (all
+ * that share the boundary's second, which the name cannot order), and every name without a time.
+ */
+function newestNames(names: string[], limit: number): string[] {
+  if (names.length <= limit) return names
+  const stamped = names.map((name) => ({ name, stamp: stampedName.exec(name)?.[1] })).filter((n): n is { name: string; stamp: string } => n.stamp !== undefined)
+  const unstamped = names.filter((name) => !stampedName.test(name))
+  stamped.sort((a, b) => b.stamp.localeCompare(a.stamp))
+  const boundary = stamped[Math.min(limit, stamped.length) - 1]?.stamp
+  return [...unstamped, ...stamped.filter((n) => boundary !== undefined && n.stamp >= boundary).map((n) => n.name)]
 }
 
 async function readRecord(path: string): Promise<RunRecord | undefined> {

@@ -6,9 +6,10 @@ import type { Registry } from '../core/metrics.ts'
 import { createAlerter, type Alerter } from './alerter.ts'
 import { parseCronSchedule, type CronSchedule } from './cron-time.ts'
 import { createJobMetrics, type JobMetrics } from './job-metrics.ts'
-import { JobRunner } from './job-runner.ts'
+import { JobRunner, runnerSettings } from './job-runner.ts'
 import type { Job, RunOptions, RunRecord } from './job-types.ts'
 import type { JobsConfig } from './jobs-config.ts'
+import { liveRuns } from './run-liveness.ts'
 
 export interface SchedulerOptions {
   jobs: Job[]
@@ -65,9 +66,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const alert = options.alert ?? createAlerter({ logger, webhookUrl: config.alertWebhookUrl, timeoutMs: config.alertTimeoutMs ?? 5000 })
   const runner = new JobRunner({
     lakeRoot: options.lakeRoot,
-    retry: { maxAttempts: config.retryMaxAttempts, initialDelayMs: config.retryInitialDelayMs, maxDelayMs: config.retryMaxDelayMs },
-    lockLeaseMs: config.lockLeaseMs,
-    historyKeepRuns: config.historyKeepRuns,
+    ...runnerSettings(config),
     logger,
     metrics,
     alert,
@@ -148,6 +147,20 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   }
   if (options.schedule !== false) installSchedules()
   await runner.locks.removeLeftovers().catch(() => undefined)
+  // Runs a dead process left `running`, of every job with history (not only this config's), are marked
+  // abandoned now; those whose lock has not expired yet (holder on another host?) are looked at again then.
+  let sweepTimer: NodeJS.Timeout | undefined
+  const sweep = async (): Promise<void> => {
+    sweepTimer = undefined
+    if (closed) return
+    const { marked, recheckAt } = await runner.sweepAbandoned([...jobs.keys(), ...(await runner.history.jobs())])
+    if (marked.length > 0) logger.warn({ runs: marked.map((r) => `${r.job}/${r.runId}`) }, `marked ${marked.length} abandoned run(s) failed`)
+    if (recheckAt !== undefined && !closed) {
+      sweepTimer = setTimeout(() => void sweep().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'could not check for abandoned runs')), Math.max(1000, recheckAt - Date.now()))
+      sweepTimer.unref()
+    }
+  }
+  await sweep().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'could not check for abandoned runs'))
   const catchUp = Promise.all(
     slotsToCatchUp.map(({ job, slot }) => {
       logger.info({ job: job.id, slot: slot.toISOString() }, `job ${job.id} missed its run of ${slot.toISOString()}; running it once now`)
@@ -174,7 +187,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         [...jobs.values()].map(async (job): Promise<JobSummary> => {
           const schedule = schedules.get(job.id)
           const next = schedule?.next(new Date())
-          const lastRun = await runner.history.latest(job.id)
+          const [lastRun] = await liveRuns(await runner.history.runs(job.id, 1), runner.history, runner.locks)
           return {
             id: job.id,
             kind: job.kind,
@@ -193,10 +206,11 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     },
     async history(jobId, limit) {
       find(jobId)
-      return runner.history.runs(jobId, limit)
+      return liveRuns(await runner.history.runs(jobId, limit), runner.history, runner.locks)
     },
     async close() {
       closed = true
+      clearTimeout(sweepTimer)
       for (const task of tasks) await task.destroy()
       await runner.close()
       await catchUp.catch(() => undefined)

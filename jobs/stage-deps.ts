@@ -2,8 +2,9 @@ import type { ColdpipeConfig } from '../core/config/index.ts'
 import { ColdpipeError, errorDefinitions, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { createExporter, SourceGuard, type ExportRunRecord } from '../ingest/export/index.ts'
-import { applyRetention, compact, publish } from '../warehouse/index.ts'
+import { applyRetention, compact, publish, summarizeCompaction, summarizeRetention, type PublishResult } from '../warehouse/index.ts'
 import type { JobStageDeps } from './build-jobs.ts'
+import type { RunWarning } from './job-types.ts'
 
 /** Builds the stage functions jobs call, registering whatever it opens with `onShutdown`. */
 export type StageDepsLoader = (
@@ -29,6 +30,23 @@ export function failOnFailedTables(source: string, records: ExportRunRecord[]): 
 }
 
 /**
+ * A publish that quarantined a lake file succeeded (the other tables are current), but the table it
+ * belongs to is stale until someone re-lands it: each quarantined file becomes a warning, which alerts.
+ */
+export function withQuarantineWarnings(result: PublishResult): PublishResult & { warnings?: RunWarning[] } {
+  const quarantined = result.published ? ((result.manifest.info?.quarantined ?? []) as { path: string; table: string; reason: string }[]) : []
+  if (quarantined.length === 0) return result
+  return {
+    ...result,
+    warnings: quarantined.map((q) => ({
+      code: 'LAKE_FILE_CORRUPT',
+      message: `lake file ${q.path} of table ${q.table} was unreadable and quarantined; the table keeps its previous state until it is re-landed (${q.reason})`,
+      context: { path: q.path, table: q.table },
+    })),
+  }
+}
+
+/**
  * The real stages `coldpipe start` and `coldpipe jobs run` call: the exporter (one per process, one
  * breaker per source, state recorded in the lake for `coldpipe status`) and the warehouse stages.
  */
@@ -51,14 +69,16 @@ export const loadStageDeps: StageDepsLoader = async (config, logger, onShutdown)
       const records = await exporter.runExport(source, {
         runId: options.runId,
         logger: options.logger,
+        signal: options.signal,
         ...(options.full ? { full: true } : {}),
         ...(options.tables ? { tables: options.tables } : {}),
         ...(range ? { cursorRange: { from: range.from!, to: range.to! } } : {}),
       })
       return failOnFailedTables(source, records)
     },
-    publish: (call) => publish({ lakeRoot: config.lake, warehouse: config.warehouse, models: config.models, logger: call.logger }),
-    compact: (call) => compact({ lakeRoot: config.lake, logger: call.logger, memoryLimit: config.warehouse.memoryLimit, threads: config.warehouse.threads }),
-    applyRetention: (call) => applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger }),
+    publish: async (call) => withQuarantineWarnings(await publish({ lakeRoot: config.lake, warehouse: config.warehouse, models: config.models, logger: call.logger })),
+    // Run records keep counts, not file lists, so they do not grow with the lake.
+    compact: async (call) => summarizeCompaction(await compact({ lakeRoot: config.lake, logger: call.logger, runId: call.runId, ...(config.warehouse.maintenance ? { config: config.warehouse.maintenance.compaction } : {}) })),
+    applyRetention: async (call) => summarizeRetention(await applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger, ...(config.warehouse.maintenance ? { config: config.warehouse.maintenance.retention } : {}) })),
   }
 }

@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs'
-import { CommitLog, LakeLayout, type Watermark } from '../lake/index.ts'
+import { CommitLog, LakeLayout, type CorruptEntry, type Watermark } from '../lake/index.ts'
 import { SnapshotStore } from '../warehouse/snapshot-store.ts'
+import { collectMaintenanceStatus, renderMaintenance, type MaintenanceStatus } from '../warehouse/maintenance-status.ts'
 import { parseCronSchedule } from './cron-time.ts'
 import type { JobSchedule, RunRecord, SourceHealth, SourceHealthProvider } from './job-types.ts'
+import { JobLocks } from './job-lock.ts'
 import { RunHistory } from './run-history.ts'
+import { displayStatus, liveRuns } from './run-liveness.ts'
 import { readRecordedSourceHealth } from '../ingest/export/source-guard.ts'
 
 /** What status needs to know about a job; `Job` fits, and so does a description built from config alone. */
@@ -14,6 +17,8 @@ export interface JobDescription {
   /** Export jobs: the tables a run exports when not told otherwise (all of the export's when absent). */
   tables?: string[]
   schedule?: JobSchedule
+  /** Deadline of a run when it overrides the per-kind default (`jobs.runTimeoutMs`). */
+  runTimeoutMs?: number
 }
 
 export interface StatusInput {
@@ -55,14 +60,18 @@ export interface SourceFreshness {
 
 export interface StatusReport {
   generatedAt: string
-  lake: { root: string; version: number }
-  snapshot?: { id: number; publishedAt: string; ageSeconds: number; lakeVersion: number }
+  /** `corrupt`: a commit the log could not read; everything shown is as of the version before it. */
+  lake: { root: string; version: number; corrupt?: CorruptEntry }
+  /** `stale`: tables the snapshot kept at an older state because a lake file of theirs was quarantined. */
+  snapshot?: { id: number; publishedAt: string; ageSeconds: number; lakeVersion: number; stale?: { table: string; reason: string; since: string }[] }
   jobs: JobStatus[]
   sources: SourceFreshness[]
   /** Worst ingest lag over sources with change data, or undefined ("unknown") when none has any. */
   ingestLagSeconds?: number
   breakers: SourceHealth[]
   openBreakers: string[]
+  /** Active files per table and the last compaction and retention results. */
+  maintenance: MaintenanceStatus
 }
 
 const seconds = (ms: number): number => Math.max(0, Math.round(ms / 1000))
@@ -70,9 +79,10 @@ const seconds = (ms: number): number => Math.max(0, Math.round(ms / 1000))
 export async function collectStatus(input: StatusInput): Promise<StatusReport> {
   const now = input.now ?? new Date()
   const history = new RunHistory(input.lakeRoot)
+  const locks = new JobLocks({ lakeRoot: input.lakeRoot, leaseMs: 60_000 })
   const layout = new LakeLayout(input.lakeRoot)
   // Status only reads: an empty or missing lake is shown as such, never created.
-  const log = existsSync(layout.logDir) ? await CommitLog.open(input.lakeRoot) : undefined
+  const log = existsSync(layout.logDir) ? await CommitLog.open(input.lakeRoot, { inspect: true }) : undefined
   const lakeMarks = log ? [...log.watermarks().values()] : []
   const store = input.warehousePath ? new SnapshotStore(input.warehousePath) : undefined
   const manifest = store ? await store.current().catch(() => undefined) : undefined
@@ -80,7 +90,8 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
 
   const jobs: JobStatus[] = []
   for (const job of input.jobs) {
-    const runs = await history.runs(job.id, 50)
+    // A run left `running` by a dead process shows as abandoned, never as running.
+    const runs = await liveRuns(await history.runs(job.id, 50), history, locks)
     const finished = runs.find((r) => r.status !== 'running')
     const success = runs.find((r) => r.status === 'succeeded')
     let nextRunAt: string | undefined
@@ -123,15 +134,17 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
   const breakers = input.health ? await input.health.getSourceHealth() : await readRecordedSourceHealth(input.lakeRoot)
   return {
     generatedAt: now.toISOString(),
-    lake: { root: input.lakeRoot, version: log?.latestVersion ?? -1 },
+    lake: { root: input.lakeRoot, version: log?.latestVersion ?? -1, ...(log?.corrupt ? { corrupt: log.corrupt } : {}) },
     ...(manifest
-      ? { snapshot: { id: manifest.id, publishedAt: manifest.publishedAt, ageSeconds: seconds(now.getTime() - Date.parse(manifest.publishedAt)), lakeVersion: manifest.lakeVersion } }
+      ? { snapshot: { id: manifest.id, publishedAt: manifest.publishedAt, ageSeconds: seconds(now.getTime() - Date.parse(manifest.publishedAt)), lakeVersion: manifest.lakeVersion,
+          ...(manifest.stale?.length ? { stale: manifest.stale.map((s) => ({ table: s.table, reason: s.reason, since: s.since })) } : {}) } }
       : {}),
     jobs,
     sources,
     ...(lags.length > 0 ? { ingestLagSeconds: Math.max(...lags) } : {}),
     breakers,
     openBreakers: breakers.filter((b) => b.state !== 'closed').map((b) => b.source),
+    maintenance: await collectMaintenanceStatus(input.lakeRoot, log?.activeFiles().values() ?? []),
   }
 }
 
@@ -168,6 +181,11 @@ export function renderStatus(status: StatusReport): string {
       ? `snapshot  #${status.snapshot.id} published ${short(status.snapshot.publishedAt)} (${formatDuration(status.snapshot.ageSeconds)} ago, lake version ${status.snapshot.lakeVersion} of ${status.lake.version})`
       : `snapshot  none published yet (lake version ${status.lake.version})`,
   )
+  for (const s of status.snapshot?.stale ?? []) out.push(`stale     ${s.table} kept its state of before ${short(s.since)}: ${s.reason}`)
+  if (status.lake.corrupt) {
+    const c = status.lake.corrupt
+    out.push(`lake log  CORRUPT at version ${c.version}: ${c.file} (${c.reason}); shown as of version ${status.lake.version}, lake writers stop here`)
+  }
   out.push(`ingest lag  ${status.ingestLagSeconds === undefined ? 'unknown (no change data landed)' : formatDuration(status.ingestLagSeconds)}`)
   out.push(
     status.openBreakers.length === 0
@@ -187,7 +205,7 @@ export function renderStatus(status: StatusReport): string {
             j.id,
             j.schedule ? `${j.schedule.cron} ${j.schedule.timezone}` : 'manual',
             j.lastRun ? `${short(j.lastRun.startedAt)} (${j.lastRun.trigger})` : 'never',
-            j.lastRun ? (j.failing && j.lastRun.status === 'running' ? 'running (last failed)' : j.lastRun.status) : '-',
+            j.lastRun ? (j.failing && j.lastRun.status === 'running' ? 'running (last failed)' : displayStatus(j.lastRun)) : '-',
             j.lastRun?.rows !== undefined ? String(j.lastRun.rows) : '-',
             j.lastRun ? String(j.lastRun.attempts) : '-',
             short(j.nextRunAt),
@@ -210,5 +228,6 @@ export function renderStatus(status: StatusReport): string {
           ]),
         ),
   )
+  out.push(...renderMaintenance(status.maintenance))
   return out.join('\n') + '\n'
 }

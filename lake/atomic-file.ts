@@ -39,13 +39,19 @@ export async function moveIntoPlace(tempPath: string, finalPath: string): Promis
 export async function writeFileAtomic(tmpDir: string, finalPath: string, data: string | Uint8Array): Promise<void> {
   await mkdir(tmpDir, { recursive: true })
   const temp = tempFileIn(tmpDir)
-  const handle = await open(temp, 'w')
   try {
-    await handle.writeFile(data)
-  } finally {
-    await handle.close()
+    const handle = await open(temp, 'w')
+    try {
+      await handle.writeFile(data)
+    } finally {
+      await handle.close()
+    }
+    await moveIntoPlace(temp, finalPath)
+  } catch (cause) {
+    // A short write (full disk) must not leave a zero-byte or partial temp behind.
+    await rm(temp, { force: true })
+    throw cause
   }
-  await moveIntoPlace(temp, finalPath)
 }
 
 /** Removes scratch files a crashed writer left behind; they were never visible, so nothing is lost. */

@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises'
-import { writeFileAtomic } from './atomic-file.ts'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { moveIntoPlace, tempFileIn } from './atomic-file.ts'
 import type { LakeLayout } from './lake-layout.ts'
 
 /** One piece of input that could not be landed, with enough to find it again and replay it. */
@@ -8,6 +8,8 @@ export interface DeadLetter {
   code: string
   /** Where it came from: topic/partition/offset for events, table/row for exports. */
   source: Record<string, unknown>
+  /** The field (column) whose value could not be decoded, when one field is to blame. */
+  field?: string
   /** The raw input as text (UTF-8) or base64 when it was not valid UTF-8. */
   payload: string | null
   payloadEncoding: 'utf8' | 'base64'
@@ -34,6 +36,14 @@ export async function writeDeadLetters(
   const date = letters[0]!.at.slice(0, 10)
   const file = layout.deadLetterFile({ ...where, date })
   await mkdir(layout.tmpDir, { recursive: true })
-  await writeFileAtomic(layout.tmpDir, file, letters.map((letter) => JSON.stringify(letter)).join('\n') + '\n')
+  // Own temp name (not writeFileAtomic's) so a failed write, a full disk above all, leaves no temp file behind.
+  const temp = tempFileIn(layout.tmpDir, '.ndjson')
+  try {
+    await writeFile(temp, letters.map((letter) => JSON.stringify(letter)).join('\n') + '\n')
+    await moveIntoPlace(temp, file)
+  } catch (error) {
+    await rm(temp, { force: true })
+    throw error
+  }
   return file
 }

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import type { Database, SqlParams } from '../core/duckdb/index.ts'
 import { quoteLiteral } from '../core/duckdb/index.ts'
 import { moveIntoPlace, tempFileIn } from './atomic-file.ts'
@@ -54,11 +54,18 @@ export async function writeParquetToLake(
 ): Promise<WrittenParquet> {
   await mkdir(layout.tmpDir, { recursive: true })
   const temp = tempFileIn(layout.tmpDir, '.parquet')
-  // RETURN_STATS hands back the row count and column statistics, so callers need not read the file again.
-  const { rows } = await db.queryJson(`COPY (${selectSql}) TO ${quoteLiteral(temp)} (${parquetCopyOptions}, RETURN_STATS)`, params)
-  const stats = rows[0] ?? {}
   const final = layout.absolute(relativePath)
-  await moveIntoPlace(temp, final)
+  let stats: Record<string, unknown>
+  try {
+    // RETURN_STATS hands back the row count and column statistics, so callers need not read the file again.
+    const { rows } = await db.queryJson(`COPY (${selectSql}) TO ${quoteLiteral(temp)} (${parquetCopyOptions}, RETURN_STATS)`, params)
+    stats = rows[0] ?? {}
+    await moveIntoPlace(temp, final)
+  } catch (error) {
+    // A failed COPY (a full disk, a value that does not convert) may leave a partial or empty temp file.
+    await rm(temp, { force: true })
+    throw error
+  }
   const info = await stat(final)
   return { path: relativePath, bytes: info.size, rows: Number(stats.count ?? 0), max: maxima(stats.column_statistics) }
 }

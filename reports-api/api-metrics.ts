@@ -9,6 +9,7 @@ export interface ApiMetrics {
   snapshotAgeSeconds: Gauge
   snapshotId: Gauge
   sourceLagSeconds: Gauge<'source'>
+  staleTables: Gauge<'table'>
   queriesRunning: Gauge
   queriesQueued: Gauge
   shed: Counter
@@ -37,6 +38,7 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     snapshotAgeSeconds: new Gauge({ name: 'coldpipe_snapshot_age_seconds', help: 'Seconds since the served snapshot was published', registers }),
     snapshotId: new Gauge({ name: 'coldpipe_snapshot_id', help: 'Id of the snapshot being served', registers }),
     sourceLagSeconds: new Gauge({ name: 'coldpipe_source_lag_seconds', help: 'Seconds between now and the as-of time of each source in the served snapshot', labelNames: ['source'], registers }),
+    staleTables: new Gauge({ name: 'coldpipe_snapshot_stale_tables', help: 'Tables the served snapshot kept at an older state (1 each), e.g. after a quarantined lake file', labelNames: ['table'], registers }),
     queriesRunning: new Gauge({ name: 'coldpipe_api_queries_running', help: 'DuckDB queries running', registers }),
     queriesQueued: new Gauge({ name: 'coldpipe_api_queries_queued', help: 'DuckDB queries waiting for a slot', registers }),
     shed: new Counter({ name: 'coldpipe_api_shed_total', help: 'Requests refused with OVERLOADED', registers }),

@@ -5,6 +5,8 @@ export interface SourceFreshness {
   source: string
   asOf: string
   lagSeconds: number
+  /** Set when the snapshot kept an older state of this table (a lake file of it was quarantined): why. */
+  staleReason?: string
 }
 
 /**
@@ -20,9 +22,15 @@ export function snapshotFreshness(manifest: SnapshotManifest, now = Date.now()):
     const known = oldest.get(source)
     if (known === undefined || time < known) oldest.set(source, time)
   }
+  const stale = new Map((manifest.stale ?? []).map((s) => [s.table, s.reason]))
   return [...oldest.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([source, time]) => ({ source, asOf: new Date(time).toISOString(), lagSeconds: Math.max(0, Math.round((now - time) / 1000)) }))
+    .map(([source, time]) => ({
+      source,
+      asOf: new Date(time).toISOString(),
+      lagSeconds: Math.max(0, Math.round((now - time) / 1000)),
+      ...(stale.has(source) ? { staleReason: stale.get(source) } : {}),
+    }))
 }
 
 /**

@@ -22,6 +22,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { pool: SnapshotPo
       deps.metrics.snapshotAgeSeconds.set(Math.max(0, (Date.now() - Date.parse(manifest.publishedAt)) / 1000))
       deps.metrics.sourceLagSeconds.reset()
       for (const entry of snapshotFreshness(manifest)) deps.metrics.sourceLagSeconds.set({ source: entry.source }, entry.lagSeconds)
+      deps.metrics.staleTables.reset()
+      for (const stale of manifest.stale ?? []) deps.metrics.staleTables.set({ table: stale.table }, 1)
     }
     deps.metrics.queriesRunning.set(deps.limiter.stats.running)
     deps.metrics.queriesQueued.set(deps.limiter.stats.queued)

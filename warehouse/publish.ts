@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto'
-import { copyFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { openDatabase, quoteIdent, quoteLiteral, type Database } from '../core/duckdb/index.ts'
 import { ColdpipeError, messageOf } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import { CommitLog, type LakeFile } from '../lake/index.ts'
-import { liveRowPredicate, mergeStagedSql, readParquetSql, replaceStateSql, type MergeKind } from '../transform/merge/index.ts'
+import { mergeStagedSql, readParquetSql, replaceStateSql, type MergeKind } from '../transform/merge/index.ts'
 import { buildModels } from './build-models.ts'
+import { isDiskFull } from '../lake/index.ts'
+import { findUnreadableFiles, quarantineFiles, type StaleTable } from './quarantine.ts'
+import { absoluteIn, createTableViews, currentStateSelect, maxHistoryFiles, newTableFile, readFilesSql, tablesDirName, writeTableFile, type TableFiles } from './table-files.ts'
 import { acquirePublishLock } from './publish-lock.ts'
 import { writeMetadata } from './metadata.ts'
 import { SnapshotStore, type SnapshotManifest } from './snapshot-store.ts'
@@ -37,8 +41,6 @@ interface TablePlan {
   seq: Map<string, number>
 }
 
-const stateSchema = '_cp_state'
-
 function tableId(file: { service: string; table: string }): string {
   return `${file.service}.${file.table}`
 }
@@ -49,18 +51,10 @@ function kindOf(file: LakeFile): MergeKind {
 }
 
 /** Which files each table must read to go from the lake at `fromVersion` to `toVersion`. */
-export function planTables(log: CommitLog, fromVersion: number | undefined, toVersion: number): TablePlan[] {
-  const now = log.activeFiles(toVersion)
-  const before = fromVersion === undefined ? new Map<string, LakeFile>() : log.activeFiles(fromVersion)
-  const addedAt = new Map<string, number>()
-  for (const commit of log.all().slice(0, toVersion + 1)) for (const file of commit.add) addedAt.set(file.path, commit.version)
-  // Compaction commits record which inputs each output replaces; an output whose inputs were all merged
-  // already holds nothing new.
-  const compactedFrom = new Map<string, string[]>()
-  for (const commit of log.all().slice(0, toVersion + 1)) {
-    const sources = (commit.info?.compactedFrom ?? {}) as Record<string, string[]>
-    for (const [out, inputs] of Object.entries(sources)) compactedFrom.set(out, inputs)
-  }
+export async function planTables(log: CommitLog, requestedFrom: number | undefined, toVersion: number): Promise<TablePlan[]> {
+  // A last snapshot whose lake version was expired from the log cannot be diffed: every table is rebuilt from the active set.
+  // Compaction lineage (output → inputs): an output whose inputs were all merged already holds nothing new.
+  const { fromVersion, before, now, addedIn: addedAt, compactedFrom } = await log.span(requestedFrom, toVersion, { ifExpired: 'rebuild' })
   const origins = new Map<string, Set<string>>()
   for (const file of now.values()) {
     const id = tableId(file)
@@ -87,13 +81,12 @@ export function planTables(log: CommitLog, fromVersion: number | undefined, toVe
   }
   for (const file of now.values()) {
     if (before.has(file.path)) continue
-    const plan = planFor(file)
     const inputs = compactedFrom.get(file.path)
-    if (inputs) {
-      const merged = inputs.filter((path) => before.has(path)).length
-      if (merged === inputs.length) continue
-      if (merged > 0) plan.rebuild = true
-    }
+    const merged = inputs?.filter((path) => before.has(path)).length ?? 0
+    // Planned only when it holds something new: an empty plan would drop the table from the snapshot.
+    if (inputs && merged === inputs.length) continue
+    const plan = planFor(file)
+    if (merged > 0) plan.rebuild = true
     plan.files.push(file)
   }
   for (const file of before.values()) {
@@ -106,11 +99,6 @@ export function planTables(log: CommitLog, fromVersion: number | undefined, toVe
     if (plan.rebuild) plan.files = [...now.values()].filter((file) => tableId(file) === tableId(plan))
   }
   return [...plans.values()]
-}
-
-async function tableExists(db: Database, schema: string, name: string): Promise<boolean> {
-  const rows = await db.all(`SELECT 1 FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?`, [schema, name])
-  return rows.length > 0
 }
 
 async function columnsOf(db: Database, relation: string): Promise<Map<string, string>> {
@@ -139,18 +127,34 @@ function maskedSelect(plan: TablePlan, columns: Map<string, string>, warehouse: 
   return parts.join(', ')
 }
 
-async function applyTable(db: Database, lakeRoot: string, plan: TablePlan, warehouse: WarehouseConfig): Promise<{ rows: number }> {
+interface TableOutput {
+  warehouseDir: string
+  snapshotId: number
+  /** The table's files in the previous snapshot; undefined when it is rebuilt. */
+  previous: TableFiles | undefined
+  /** Every table file this publish writes, removed again if it fails. */
+  written: string[]
+}
+
+/**
+ * Stages the plan's lake files, merges them into the table's previous state (read from its state file) in
+ * temp tables, and writes a new state file and a history file; other tables' files are not touched.
+ * Returns the table's new files, or undefined when the table no longer has any lake file.
+ */
+async function applyTable(db: Database, lakeRoot: string, plan: TablePlan, warehouse: WarehouseConfig, out: TableOutput): Promise<{ rows: number; files?: TableFiles }> {
   const layout = new CommitLog(lakeRoot).layout
-  const schema = quoteIdent(plan.service)
-  const history = `${schema}.${quoteIdent(`${plan.table}__history`)}`
-  const state = `${stateSchema}.${quoteIdent(`${plan.service}__${plan.table}`)}`
-  const current = `${schema}.${quoteIdent(plan.table)}`
-  await db.run(`CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE SCHEMA IF NOT EXISTS ${stateSchema}`)
-  if (plan.rebuild) await db.run(`DROP VIEW IF EXISTS ${current}; DROP TABLE IF EXISTS ${current}; DROP TABLE IF EXISTS ${history}; DROP TABLE IF EXISTS ${state}`)
+  const history = 'staged_history'
+  const state = 'staged_state'
   if (plan.files.length === 0) return { rows: 0 }
   const seqValues = plan.files.map((f) => `(${quoteLiteral(layout.absolute(f.path))}, ${plan.seq.get(f.path) ?? 0}, ${quoteLiteral(f.runId ?? '')})`).join(', ')
+  const inFileSeq = plan.files.some((f) => f.columns?.some((c) => c.name === '_cp_seq'))
   const raw = plan.kind === 'changes'
     ? `SELECT * FROM ${readParquetSql(plan.files.map((f) => layout.absolute(f.path)))}`
+    : inFileSeq
+    // Compacted export files carry each row's `_cp_seq` / `_cp_run_id` (their inputs' commit and run).
+    ? `SELECT r.* EXCLUDE (filename, _cp_seq, _cp_run_id), coalesce(r._cp_seq, m.seq) AS _cp_seq, coalesce(r._cp_run_id, m.run_id) AS _cp_run_id
+       FROM read_parquet([${plan.files.map((f) => quoteLiteral(layout.absolute(f.path))).join(', ')}], union_by_name = true, hive_partitioning = false, filename = true) r
+       JOIN (VALUES ${seqValues}) m(file, seq, run_id) ON r.filename = m.file`
     : `SELECT r.* EXCLUDE (filename), m.seq AS _cp_seq, m.run_id AS _cp_run_id
        FROM read_parquet([${plan.files.map((f) => quoteLiteral(layout.absolute(f.path))).join(', ')}], union_by_name = true, hive_partitioning = false, filename = true) r
        JOIN (VALUES ${seqValues}) m(file, seq, run_id) ON r.filename = m.file`
@@ -158,36 +162,58 @@ async function applyTable(db: Database, lakeRoot: string, plan: TablePlan, wareh
   const rawColumns = await columnsOf(db, 'staged_raw')
   await db.run(`CREATE OR REPLACE TEMP TABLE staged AS SELECT ${maskedSelect(plan, rawColumns, warehouse)} FROM staged_raw; DROP TABLE staged_raw`)
   const stagedColumns = await columnsOf(db, 'staged')
-  const n = (await db.all<{ n: bigint }>('SELECT count(*) AS n FROM staged'))[0]?.n ?? 0n
-  if (!(await tableExists(db, plan.service, `${plan.table}__history`))) {
-    await db.run(`CREATE TABLE ${history} AS SELECT * FROM staged LIMIT 0; CREATE TABLE ${state} AS SELECT * FROM staged LIMIT 0`)
-  } else {
-    await addMissingColumns(db, history, stagedColumns)
+  const n = Number((await db.all<{ n: bigint }>('SELECT count(*) AS n FROM staged'))[0]?.n ?? 0n)
+  const previous = out.previous
+  if (previous) {
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${state} AS SELECT * FROM ${readFilesSql([absoluteIn(out.warehouseDir, previous.state)])}`)
     await addMissingColumns(db, state, stagedColumns)
+  } else {
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${state} AS SELECT * FROM staged LIMIT 0`)
   }
-  await db.run(`INSERT INTO ${history} BY NAME SELECT * FROM staged`)
   const target = { history, state, key: plan.key, kind: plan.kind }
   // Without a key (e.g. integration events) there is nothing to merge: the table is append-only.
   const statements = plan.kind === 'export-full' ? replaceStateSql(target)
     : plan.key.length === 0 ? [`INSERT INTO ${state} BY NAME SELECT * FROM staged`]
     : mergeStagedSql(target)
   for (const sql of statements) await db.run(sql)
+  const write = async (part: 'state' | 'history', selectSql: string): Promise<string> => {
+    const path = newTableFile(plan, out.snapshotId, part)
+    out.written.push(path)
+    await writeTableFile(db, selectSql, absoluteIn(out.warehouseDir, path))
+    return path
+  }
+  // A rebuilt full export staged one run (one `_cp_seq`): its state is exactly its history, so one file is both.
+  const oneRun = plan.kind === 'export-full' && !previous && Number((await db.all<{ n: bigint }>('SELECT count(DISTINCT _cp_seq) AS n FROM staged'))[0]?.n ?? 0n) <= 1
+  let statePath: string | undefined
+  let historyFiles: string[]
+  if (oneRun) {
+    statePath = await write('state', `SELECT * FROM ${state}`)
+    historyFiles = [statePath]
+  } else {
+    historyFiles = [...(previous?.history ?? []), await write('history', 'SELECT * FROM staged')]
+  }
   await db.run('DROP TABLE staged')
-  const stateColumns = await columnsOf(db, state)
-  // Only CDC rows carry deletes; integration events (append-only) have no `_cp_op` / `_cp_deleted`.
-  const hasDeletes = plan.kind === 'changes' && stateColumns.has('_cp_op') && stateColumns.has('_cp_deleted')
-  const excluded = [...stateColumns.keys()].filter((c) => c.startsWith('_cp_') && !(warehouse.softDeletes && hasDeletes && c === '_cp_deleted'))
-  const exclude = excluded.length ? ` EXCLUDE (${excluded.map(quoteIdent).join(', ')})` : ''
-  const filter = warehouse.softDeletes || !hasDeletes ? 'true' : liveRowPredicate(plan.kind)
-  const softDeleteFix = warehouse.softDeletes && hasDeletes ? ` REPLACE (coalesce(_cp_deleted, _cp_op = 'd', false) AS _cp_deleted)` : ''
-  await db.run(`CREATE OR REPLACE VIEW ${current} AS SELECT *${exclude}${softDeleteFix} FROM ${state} WHERE ${filter}`)
-  return { rows: Number(n) }
+  if (historyFiles.length > maxHistoryFiles) {
+    historyFiles = [await write('history', `SELECT * FROM ${readFilesSql(historyFiles.map((p) => absoluteIn(out.warehouseDir, p)))}`)]
+  }
+  statePath ??= await write('state', `SELECT * FROM ${state}`)
+  const stateColumns = [...(await columnsOf(db, state)).keys()]
+  const files: TableFiles = {
+    service: plan.service, table: plan.table, kind: plan.kind, key: plan.key, state: statePath, history: historyFiles,
+    rows: 0, historyRows: (previous?.historyRows ?? 0) + n, stateColumns,
+  }
+  const live = currentStateSelect(files, state, warehouse.softDeletes)
+  files.rows = Number((await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM (${live})`))[0]?.n ?? 0n)
+  await db.run(`DROP TABLE ${state}`)
+  return { rows: n, files }
 }
 
 /**
- * Publishes snapshot N+1: copies snapshot N's file, applies only the lake files committed since N's
- * lake version (tables whose files were removed are rebuilt), builds read models, runs data tests, and
- * swaps the current pointer. Any failure leaves N current and removes the half-built file.
+ * Publishes snapshot N+1: applies only the lake files committed since N's lake version to the tables they
+ * belong to (writing those tables' new files; tables whose files were removed are rebuilt), points views at
+ * every table's files, builds read models, runs data tests, and swaps the current pointer. An unreadable
+ * lake file is quarantined and its table kept stale; any other failure leaves N current and removes
+ * everything the build wrote.
  */
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const release = await acquirePublishLock(options.warehouse.path)
@@ -202,36 +228,75 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
   const logger = options.logger ?? silentLogger
   const now = options.now ?? (() => new Date())
   const store = new SnapshotStore(options.warehouse.path)
-  const log = await CommitLog.open(options.lakeRoot)
+  const log = await CommitLog.open(options.lakeRoot, { logger })
   const previous = await store.current()
   const lakeVersion = log.latestVersion
   if (previous && previous.lakeVersion === lakeVersion && !options.force) {
     logger.info({ snapshot: previous.id, lakeVersion }, 'lake unchanged since the last snapshot; nothing published')
     return { published: false, reason: `lake unchanged since snapshot ${previous.id} (version ${lakeVersion})`, current: previous }
   }
-  // Masking and soft deletes shape stored rows: when they change, every table is rebuilt from the lake.
+  // Masking and soft deletes shape stored rows: when they change, every table is rebuilt from the lake. So is
+  // a snapshot of the older self-contained layout, which has no table files to point at.
   const shape = JSON.stringify({ pii: options.warehouse.pii, piiKey: options.warehouse.piiKey ?? null, softDeletes: options.warehouse.softDeletes })
   const configHash = createHash('sha256').update(shape).digest('hex').slice(0, 16)
-  const reshaped = previous !== undefined && previous.info?.configHash !== configHash
-  const plans = planTables(log, reshaped ? undefined : previous?.lakeVersion, lakeVersion)
+  const reusable = previous !== undefined && previous.info?.configHash === configHash && previous.tableFiles !== undefined
+  const tables = new Map(Object.entries(reusable ? previous.tableFiles! : {}))
+  const stale = new Map((reusable ? previous.stale ?? [] : []).map((s) => [s.table, s]))
+  // Read before any quarantine commit of this publish moves the log on (and may checkpoint past lakeVersion).
+  const lakeMarks = [...log.watermarks(lakeVersion).values()]
+  const plans = holdStaleTables(log, lakeVersion, await planTables(log, reusable ? previous.lakeVersion : undefined, lakeVersion), stale)
+  const id = await store.nextId()
+  const warehouseDir = resolve(options.warehouse.path)
+  const written: string[] = []
   const buildPath = await store.newBuildPath()
   let db: Database | undefined
   try {
-    if (previous && !reshaped) await copyFile(store.databasePath(previous.id), buildPath)
     db = await openDatabase(buildPath, { memoryLimit: options.warehouse.memoryLimit, threads: options.warehouse.threads, errorCode: 'WAREHOUSE_PUBLISH_FAILED' })
-    const info = { configHash, filesRead: 0, rowsMerged: 0, tablesRebuilt: [] as string[], tablesMerged: [] as string[], models: [] as string[], dataTests: { passed: 0, warned: 0 } }
+    const info = { configHash, filesRead: 0, rowsMerged: 0, tablesRebuilt: [] as string[], tablesMerged: [] as string[], tablesKept: 0, models: [] as string[],
+      dataTests: { passed: 0, warned: 0 }, quarantined: [] as { path: string; table: string; reason: string }[] }
     for (const plan of plans) {
-      const { rows } = await applyTable(db, options.lakeRoot, plan, options.warehouse)
-      info.filesRead += plan.files.length
-      info.rowsMerged += rows
-      ;(plan.rebuild ? info.tablesRebuilt : info.tablesMerged).push(tableId(plan))
+      const table = tableId(plan)
+      const before = written.length
+      try {
+        const { rows, files } = await applyTable(db, options.lakeRoot, plan, options.warehouse, { warehouseDir, snapshotId: id, previous: plan.rebuild ? undefined : tables.get(table), written })
+        if (files) tables.set(table, files)
+        else tables.delete(table)
+        stale.delete(table)
+        info.filesRead += plan.files.length
+        info.rowsMerged += rows
+        ;(plan.rebuild ? info.tablesRebuilt : info.tablesMerged).push(table)
+      } catch (error) {
+        if (await isDiskFull(error, warehouseDir)) throw error
+        const unreadable = await findUnreadableFiles(db, log, plan.files)
+        if (unreadable.length === 0) throw error
+        // Quarantine, don't block: the table keeps its previous files and is marked stale; the others go on.
+        await db.run('DROP TABLE IF EXISTS staged_raw; DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS staged_state; DROP TABLE IF EXISTS latest')
+        for (const path of written.splice(before)) await rm(absoluteIn(warehouseDir, path), { force: true })
+        const quarantineVersion = await quarantineFiles(log, unreadable, `publish-${id}`, logger)
+        const reason = unreadable.map((u) => u.error.message).join('; ')
+        stale.set(table, { table, service: plan.service, name: plan.table, code: 'LAKE_FILE_CORRUPT', reason, files: unreadable.map((u) => u.file.path), since: now().toISOString(), quarantineVersion })
+        for (const u of unreadable) info.quarantined.push({ path: u.file.path, table, reason: u.error.message })
+      }
     }
-    const id = (await store.nextId())
+    const touched = new Set([...info.tablesMerged, ...info.tablesRebuilt])
+    info.tablesKept = [...tables.keys()].filter((table) => !touched.has(table)).length
+    const knownRows = new Map<string, number>()
+    for (const files of tables.values()) {
+      await createTableViews(db, warehouseDir, files, options.warehouse.softDeletes)
+      knownRows.set(`${files.service}.${files.table}`, files.rows)
+      knownRows.set(`${files.service}.${files.table}__history`, files.historyRows)
+    }
     const publishedAt = now()
     const models = await buildModels(db, options.models)
     info.models = models
-    const watermarks = [...log.watermarks(lakeVersion).values()]
-    const tables = await writeMetadata(db, { id, publishedAt, lakeVersion, watermarks })
+    // A stale table shows the watermarks of the state it kept, not those of the data it could not read.
+    const staleIds = new Set(stale.keys())
+    const watermarks = [
+      ...lakeMarks.filter((w) => !staleIds.has(`${w.service}.${w.table}`)),
+      ...(reusable ? previous.watermarks.filter((w) => staleIds.has(`${w.service}.${w.table}`)) : []),
+    ]
+    const staleTables = [...stale.values()]
+    const snapshotTables = await writeMetadata(db, { id, publishedAt, lakeVersion, watermarks, knownRows, stale: staleTables })
     const { runDataTests } = await import('./data-tests.ts')
     info.dataTests = await runDataTests(db, { modelsDir: options.models, watermarks, now: publishedAt })
     await options.failpoint?.('built')
@@ -244,17 +309,52 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
       publishedAt: publishedAt.toISOString(),
       lakeVersion,
       watermarks,
-      tables,
-      ...(previous && !reshaped ? { basedOn: previous.id } : {}),
+      tables: snapshotTables,
+      ...(reusable ? { basedOn: previous.id } : {}),
+      tableFiles: Object.fromEntries(tables),
+      tablesDir: join(warehouseDir, tablesDirName),
+      ...(staleTables.length ? { stale: staleTables } : {}),
       info,
     })
+    if (staleTables.length) logger.warn({ snapshot: id, stale: staleTables.map((s) => ({ table: s.table, reason: s.reason })) }, 'snapshot published with stale tables')
     logger.info({ snapshot: id, lakeVersion, ...info }, 'snapshot published')
     return { published: true, manifest }
   } catch (error) {
+    const full = await isDiskFull(error, warehouseDir)
     db?.close()
-    await rm(buildPath, { force: true })
-    await rm(`${buildPath}.wal`, { force: true })
+    await removeBuild(buildPath, warehouseDir, written)
+    if (full) {
+      throw new ColdpipeError('WAREHOUSE_DISK_FULL', `no space left on the warehouse's volume publishing snapshot ${id} into ${warehouseDir}; snapshot ${previous?.id ?? '(none)'} stays current`, {
+        cause: error,
+        context: { path: warehouseDir, snapshot: id, current: previous?.id ?? null },
+      })
+    }
     if (error instanceof ColdpipeError) throw error
     throw new ColdpipeError('WAREHOUSE_PUBLISH_FAILED', `publish failed: ${messageOf(error)}`, { cause: error })
   }
+}
+
+/** Removes everything a failed build wrote: the DuckDB file, its WAL and spill folder, and new table files. */
+async function removeBuild(buildPath: string, warehouseDir: string, written: string[]): Promise<void> {
+  await rm(buildPath, { force: true })
+  await rm(`${buildPath}.wal`, { force: true })
+  await rm(`${buildPath}.tmp`, { recursive: true, force: true })
+  for (const path of written) await rm(absoluteIn(warehouseDir, path), { force: true })
+}
+
+/**
+ * A table stale since a quarantine keeps its previous state until data landed after the quarantine: then it is
+ * rebuilt from every active file, so nothing merged on top of the gap. Until then its plan (the quarantine's
+ * own removal) is dropped; a full export would otherwise be rebuilt from a run missing the quarantined part.
+ */
+function holdStaleTables(log: CommitLog, lakeVersion: number, plans: TablePlan[], stale: Map<string, StaleTable>): TablePlan[] {
+  let active: LakeFile[] | undefined
+  return plans.flatMap((plan) => {
+    const mark = stale.get(tableId(plan))
+    if (!mark) return [plan]
+    const fresh = plan.files.some((f) => (plan.seq.get(f.path) ?? -1) > mark.quarantineVersion)
+    if (!fresh) return []
+    active ??= [...log.activeFiles(lakeVersion).values()]
+    return [{ ...plan, rebuild: true, files: active.filter((f) => tableId(f) === tableId(plan)) }]
+  })
 }

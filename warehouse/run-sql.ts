@@ -11,12 +11,23 @@ export async function openSnapshotForSql(warehousePath: string, snapshot?: numbe
   return db
 }
 
+/** Statement kinds that write; on a snapshot's views DuckDB refuses them with a binder error, not a read-only one. */
+const writeKinds = new Set(['INSERT', 'UPDATE', 'DELETE', 'CREATE', 'CREATE_FUNC', 'DROP', 'ALTER', 'TRUNCATE'])
+
+/** DuckDB names a statement's kind only once it binds, and a write on a view does not bind: the lead keyword then. */
+async function isWrite(db: Database, sql: string): Promise<boolean> {
+  const info = await db.inspectStatements(sql).catch(() => undefined)
+  if (info) return writeKinds.has(info.firstKind)
+  const lead = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*([A-Za-z_]+)/.exec(sql)?.[1]?.toUpperCase()
+  return lead !== undefined && writeKinds.has(lead)
+}
+
 /** Runs one query on a read-only snapshot; writes fail with WAREHOUSE_READ_ONLY. */
 export async function runSql(db: Database, sql: string): Promise<QueryResult> {
   try {
     return await db.queryJson(sql)
   } catch (error) {
-    if (error instanceof ColdpipeError && db.readOnly && /read-only|read only/i.test(error.message) && error.code !== 'WAREHOUSE_READ_ONLY') {
+    if (error instanceof ColdpipeError && db.readOnly && error.code !== 'WAREHOUSE_READ_ONLY' && (/read-only|read only/i.test(error.message) || (await isWrite(db, sql)))) {
       throw new ColdpipeError('WAREHOUSE_READ_ONLY', `snapshots are read-only: ${error.message}`, { cause: error })
     }
     throw error

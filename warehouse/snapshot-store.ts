@@ -1,9 +1,11 @@
-import { mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
 import { openDatabase, type Database } from '../core/duckdb/index.ts'
 import { ColdpipeError, messageOf } from '../core/errors.ts'
 import type { Watermark } from '../lake/index.ts'
 import { moveIntoPlace, tempFileIn, writeFileAtomic } from '../lake/index.ts'
+import type { StaleTable } from './quarantine.ts'
+import { tablesDirName, type TableFiles } from './table-files.ts'
 
 export interface SnapshotTable {
   schema: string
@@ -23,6 +25,12 @@ export interface SnapshotManifest {
   tables: SnapshotTable[]
   /** Set when this snapshot was built from the previous one plus changes, not from scratch. */
   basedOn?: number
+  /** Per source table (`service.table`): the immutable files its views read (absent in snapshots before this layout). */
+  tableFiles?: Record<string, TableFiles>
+  /** Absolute folder the views' paths point into (readers that sandbox file access allow exactly this one). */
+  tablesDir?: string
+  /** Tables kept at an older state because a lake file of theirs was quarantined, and why. */
+  stale?: StaleTable[]
   info?: Record<string, unknown>
 }
 
@@ -46,6 +54,11 @@ export class SnapshotStore {
 
   get tmpDir(): string {
     return join(this.dir, '_tmp')
+  }
+
+  /** Per-table Parquet files that snapshots' views read; shared by every snapshot that did not change them. */
+  get tablesDir(): string {
+    return join(this.dir, tablesDirName)
   }
 
   get currentLink(): string {
@@ -137,8 +150,40 @@ export class SnapshotStore {
       })
     }
     const manifest = await this.get(snapshotId)
-    const db = await openDatabase(this.databasePath(snapshotId), { ...options, readOnly: true })
+    // A sandbox that refuses file access must still let the snapshot's own views read their table files.
+    const allowedDirectories = options.settings?.enable_external_access === 'false' && manifest.tablesDir ? [`${manifest.tablesDir}${sep}`] : undefined
+    const db = await openDatabase(this.databasePath(snapshotId), { ...options, readOnly: true, ...(allowedDirectories ? { allowedDirectories } : {}) })
     return { db, manifest }
+  }
+
+  /**
+   * Removes table files no kept snapshot references (replaced tables, and those of a crashed publish once
+   * older than `graceMs`, as a publish may be writing them right now). Returns their warehouse-relative paths.
+   */
+  async removeUnreferencedTableFiles(graceMs: number, now = Date.now()): Promise<string[]> {
+    const referenced = new Set<string>()
+    for (const id of await this.list()) {
+      const manifest = await this.get(id)
+      for (const files of Object.values(manifest.tableFiles ?? {})) for (const path of [files.state, ...files.history]) referenced.add(path)
+    }
+    let entries
+    try {
+      entries = await readdir(this.tablesDir, { withFileTypes: true, recursive: true })
+    } catch {
+      return []
+    }
+    const removed: string[] = []
+    for (const entry of entries) {
+      if (!entry.isFile()) continue
+      const absolute = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)
+      const path = relative(this.dir, absolute).split(sep).join('/')
+      if (referenced.has(path)) continue
+      const info = await stat(absolute).catch(() => undefined)
+      if (!info || now - info.mtimeMs < graceMs) continue
+      await rm(absolute, { force: true })
+      removed.push(path)
+    }
+    return removed
   }
 
   /** Deletes a snapshot's files; never the current one. */

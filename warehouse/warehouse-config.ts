@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { MaintenanceConfigSchema } from './maintenance-config.ts'
 
 export const warehouseDefaults = {
   keepSnapshots: 5,
@@ -31,6 +32,8 @@ export const WarehouseConfigSchema = Type.Object(
     piiKey: Type.Optional(Type.String({ minLength: 8 })),
     /** Keep deleted rows in current-state tables, flagged by `_cp_deleted`, instead of removing them. */
     softDeletes: Type.Boolean({ default: false }),
+    /** Compaction and retention settings (`maintenance-config.ts`). */
+    maintenance: Type.Optional(MaintenanceConfigSchema),
   },
   { additionalProperties: false },
 )

@@ -1,6 +1,8 @@
 import type { RegisterCommand } from '../command-context.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import { createExporter, type ExportRunRecord } from '../../ingest/export/index.ts'
+import { buildJobsFromConfig, createAlerter, describeJobsFromConfig, JobRunner, jobsDefaults, runnerSettings, type RunOptions } from '../../jobs/index.ts'
+import { failOnFailedTables } from '../../jobs/stage-deps.ts'
 
 function summary(records: ExportRunRecord[]): string {
   const header = ['table', 'mode', 'status', 'rows', 'bytes', 'watermark', 'seconds', 'error']
@@ -19,7 +21,20 @@ function summary(records: ExportRunRecord[]): string {
   return [row(header), row(widths.map((w) => '-'.repeat(w))), ...lines.map(row)].join('\n') + '\n'
 }
 
-/** `coldpipe export <source>`: one export run of a source's tables into the lake. */
+interface ExportFlags {
+  full?: boolean
+  table?: string[]
+  from?: string
+  to?: string
+  runId?: string
+  json?: boolean
+}
+
+/**
+ * `coldpipe export <source>`: one export run of a source's tables into the lake, run as a manual run of the
+ * source's export job, so it takes the same lock as the scheduled run (one writer per table), is recorded
+ * in run history, has the job's deadline, and alerts like any run.
+ */
 export const registerExportCommand: RegisterCommand = (program, context) => {
   program
     .command('export <source>')
@@ -30,23 +45,72 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
     .option('--to <cursor>', 're-export rows with cursor <= this value')
     .option('--run-id <id>', 'run id (rerunning the same id commits nothing twice)')
     .option('--json', 'print the run records as JSON')
-    .action(async (source: string, options: { full?: boolean; table?: string[]; from?: string; to?: string; runId?: string; json?: boolean }) => {
-      const config = context.config()
-      if (!config.sources[source]) {
+    .action(async (source: string, flags: ExportFlags) => {
+      const loaded = context.config()
+      if (!loaded.sources[source]) {
         throw new ColdpipeError('SOURCE_UNKNOWN', `${context.configPath()}: sources.${source} is not configured`, { context: { path: `sources.${source}` } })
       }
-      if ((options.from === undefined) !== (options.to === undefined)) {
-        throw new ColdpipeError('CONFIG_INVALID', '--from and --to go together', { context: { path: options.from === undefined ? '--from' : '--to' } })
+      if ((flags.from === undefined) !== (flags.to === undefined)) {
+        throw new ColdpipeError('CONFIG_INVALID', '--from and --to go together', { context: { path: flags.from === undefined ? '--from' : '--to' } })
       }
-      const exporter = createExporter({ sources: config.sources, exports: config.exports, lakeRoot: config.lake, logger: context.logger })
+      const jobsConfig = { ...jobsDefaults, ...loaded.jobs }
+      const config = { ...loaded, jobs: jobsConfig }
+      const logger = context.logger
+      const exporter = createExporter({ sources: config.sources, exports: config.exports, lakeRoot: config.lake, logger })
       context.onShutdown(() => exporter.close())
-      const records = await exporter.runExport(source, {
-        ...(options.runId ? { runId: options.runId } : {}),
-        ...(options.full ? { full: true } : {}),
-        ...(options.table ? { tables: options.table } : {}),
-        ...(options.from !== undefined && options.to !== undefined ? { cursorRange: { from: options.from, to: options.to } } : {}),
+      let records: ExportRunRecord[] = []
+      const jobs = buildJobsFromConfig(config, {
+        // The last attempt's records are the summary; a failed table fails the run (retried, recorded, alerted).
+        runExport: async (name, call) => {
+          records = await exporter.runExport(name, {
+            runId: call.runId,
+            logger: call.logger,
+            signal: call.signal,
+            ...(call.full ? { full: true } : {}),
+            ...(call.tables ? { tables: call.tables } : {}),
+            ...(call.cursorRange?.from !== undefined && call.cursorRange.to !== undefined ? { cursorRange: { from: call.cursorRange.from, to: call.cursorRange.to } } : {}),
+          })
+          return failOnFailedTables(name, records)
+        },
       })
-      process.stdout.write(options.json ? `${JSON.stringify(records, null, 2)}\n` : summary(records))
-      if (records.some((r) => r.status === 'failed')) process.exitCode = 1
+      const job = pickJob(config, source, flags.table)
+      const runner = new JobRunner({
+        lakeRoot: config.lake,
+        ...runnerSettings(jobsConfig),
+        logger,
+        alert: createAlerter({ logger, webhookUrl: jobsConfig.alertWebhookUrl, timeoutMs: jobsConfig.alertTimeoutMs }),
+      })
+      // Closed before the exporter (reverse order): a run still going is recorded failed, then the sources close.
+      context.onShutdown(() => runner.close())
+      const options: RunOptions = {
+        ...(flags.full ? { full: true } : {}),
+        ...(job.tables ? { tables: job.tables } : {}),
+        ...(flags.from !== undefined && flags.to !== undefined ? { cursorRange: { from: flags.from, to: flags.to } } : {}),
+      }
+      const started = await runner.start(jobs.find((j) => j.id === job.id)!, { trigger: 'manual', options, ...(flags.runId ? { runId: flags.runId } : {}) })
+      if (!started.started) throw new ColdpipeError('JOB_ALREADY_RUNNING', `job ${job.id} is already running: ${started.reason}`, { context: { job: job.id } })
+      const final = await started.done
+      process.stdout.write(flags.json ? `${JSON.stringify(records, null, 2)}\n` : summary(records))
+      if (final.status === 'failed') {
+        const error = final.error!
+        process.stderr.write(`coldpipe: ${error.code}: ${error.message} (run ${final.runId} of job ${final.job})\n`)
+        process.exitCode = 1
+      }
     })
+}
+
+/**
+ * The job a manual export runs as: the one owning every table asked for (a table with its own schedule has
+ * its own job), else the source's job holding the locks of the jobs whose tables it touches. Without
+ * --table, every configured table is named so those locks are taken too.
+ */
+function pickJob(config: Parameters<typeof describeJobsFromConfig>[0], source: string, tables: string[] | undefined): { id: string; tables?: string[] } {
+  const sourceJob = `export:${source}`
+  const own = describeJobsFromConfig(config).filter((d) => d.kind === 'export' && d.source === source && d.id !== sourceJob)
+  if (!tables) {
+    if (own.length === 0) return { id: sourceJob }
+    return { id: sourceJob, tables: config.exports.find((e) => e.source === source)?.tables?.map((t) => t.name) ?? [] }
+  }
+  const owners = new Set(tables.map((t) => own.find((d) => d.tables?.[0] === t)?.id ?? sourceJob))
+  return { id: owners.size === 1 ? [...owners][0]! : sourceJob, tables }
 }

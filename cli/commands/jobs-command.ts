@@ -11,6 +11,8 @@ import {
   type RunRecord,
   type StageDepsLoader,
 } from '../../jobs/index.ts'
+import { JobLocks } from '../../jobs/job-lock.ts'
+import { displayStatus, liveRuns } from '../../jobs/run-liveness.ts'
 import { formatDuration } from '../../jobs/status.ts'
 
 export interface JobsCommandOptions {
@@ -29,7 +31,7 @@ function runsTable(runs: RunRecord[]): string {
     r.trigger,
     r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     r.endedAt ? formatDuration((Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000) : '-',
-    r.status,
+    displayStatus(r),
     String(r.attempts),
     r.rows === undefined ? '-' : String(r.rows),
     r.error ? `${r.error.code}: ${r.error.message}`.slice(0, 100) : '',
@@ -56,14 +58,15 @@ export function createRegisterJobsCommand(options: JobsCommandOptions = {}): Reg
       .action(async (flags: { json?: boolean }) => {
         const config = context.config()
         const history = new RunHistory(config.lake)
+        const locks = new JobLocks({ lakeRoot: config.lake, leaseMs: config.jobs.lockLeaseMs })
         const list = await Promise.all(
-          describeJobsFromConfig(config).map(async (job) => ({ ...job, lastRun: await history.latest(job.id) })),
+          describeJobsFromConfig(config).map(async (job) => ({ ...job, lastRun: (await liveRuns(await history.runs(job.id, 1), history, locks))[0] })),
         )
         if (flags.json) return out(`${JSON.stringify(list, null, 2)}\n`)
         const rows = list.map((j) => [
           j.id,
           j.schedule ? `${j.schedule.cron} (${j.schedule.timezone})` : 'manual only',
-          j.lastRun ? `${j.lastRun.status} ${j.lastRun.startedAt}` : 'never run',
+          j.lastRun ? `${displayStatus(j.lastRun)} ${j.lastRun.startedAt}` : 'never run',
         ])
         const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['job', 'schedule', 'last run'][i]!.length))
         out([['job', 'schedule', 'last run'], ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n')
@@ -81,7 +84,9 @@ export function createRegisterJobsCommand(options: JobsCommandOptions = {}): Reg
         if (jobId && !known.has(jobId)) {
           throw new ColdpipeError('JOB_NOT_FOUND', `no job named ${jobId} (known: ${[...known].join(', ')})`, { context: { job: jobId } })
         }
-        const runs = (await Promise.all([...(jobId ? [jobId] : known)].map((id) => history.runs(id, flags.limit))))
+        const locks = new JobLocks({ lakeRoot: config.lake, leaseMs: config.jobs.lockLeaseMs })
+        // A run left `running` by a dead process shows as abandoned, never as running.
+        const runs = (await Promise.all([...(jobId ? [jobId] : known)].map(async (id) => liveRuns(await history.runs(id, flags.limit), history, locks))))
           .flat()
           .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
         out(flags.json ? `${JSON.stringify(runs, null, 2)}\n` : runsTable(runs))

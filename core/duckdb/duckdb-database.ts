@@ -58,6 +58,11 @@ export interface OpenDatabaseOptions {
   settings?: Record<string, string>
   /** Code used when a statement fails; callers pick the one that fits their stage. */
   errorCode?: ErrorCode
+  /**
+   * Folders readable even with `enable_external_access: 'false'` (a snapshot's views over its table files).
+   * DuckDB takes this list only as a SET made before external access is switched off, not as a start-up option.
+   */
+  allowedDirectories?: string[]
 }
 
 /** Settings every coldpipe DuckDB gets: nothing is ever downloaded at run time. */
@@ -184,12 +189,18 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
   // A locked configuration would refuse the TimeZone below, so the lock is applied after it.
   const lockConfiguration = settings.lock_configuration === 'true'
   delete settings.lock_configuration
+  const externalAccessOff = settings.enable_external_access === 'false' && (options.allowedDirectories?.length ?? 0) > 0
+  if (externalAccessOff) delete settings.enable_external_access
   try {
     const instance = await DuckDBInstance.create(path, settings)
     const connection = await instance.connect()
     // TimeZone belongs to the built-in icu extension, so it cannot be a start-up option; UTC keeps
     // timestamptz text identical on every machine.
     await connection.run("SET GLOBAL TimeZone = 'UTC'")
+    if (externalAccessOff) {
+      await connection.run(`SET GLOBAL allowed_directories = [${options.allowedDirectories!.map(quoteLiteral).join(', ')}]`)
+      await connection.run('SET GLOBAL enable_external_access = false')
+    }
     if (lockConfiguration) await connection.run('SET lock_configuration = true')
     return new DuckDbDatabase(path, readOnly, instance, connection, errorCode)
   } catch (error) {

@@ -3,8 +3,10 @@ import type { Logger } from '../../core/logger.ts'
 import { quoteLiteral, type Database } from '../../core/duckdb/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import {
+  changesIdempotencyKey,
   CommitLog,
-  encodePayload,
+  isDiskFullError,
+  kafkaWatermarkKey,
   tempFileIn,
   writeDeadLetters,
   writeParquetToLake,
@@ -14,20 +16,17 @@ import {
 } from '../../lake/index.ts'
 import {
   DebeziumDecoder,
-  DecodeError,
-  decodeIntegrationEvent,
   nativeChangePlan,
   typeChangeBatch,
   typeEventBatch,
   type ColumnSpec,
-  type DecodedChange,
-  type DecodedEvent,
   type TypedField,
-  type RecordCoordinates,
   type TypedBatch,
 } from '../../transform/index.ts'
 import type { ChangeRecord } from './change-record.ts'
 import type { ChangeTopicConfig } from './changes-config.ts'
+import { landingError } from './landing-error.ts'
+import { deadLetterOf, decodeRecords } from './record-decoding.ts'
 import { closeLine, selectFromNdjson, writeChunks, writeLines } from './ndjson-file.ts'
 import { TableTypesState } from './table-types-state.ts'
 
@@ -50,7 +49,7 @@ export interface LandOutcome {
 }
 
 export function watermarkKey(topic: string, partition: number): string {
-  return `kafka:${topic}:${partition}`
+  return kafkaWatermarkKey(topic, partition)
 }
 
 export function tableOf(topic: ChangeTopicConfig): string {
@@ -77,15 +76,6 @@ interface Prepared {
   cleanup(): Promise<void>
 }
 
-interface Decoded {
-  changes: { change: DecodedChange; at: RecordCoordinates }[]
-  events: { event: DecodedEvent; at: RecordCoordinates }[]
-  /** Index into the changes/events list → index of the record it came from. */
-  recordIndex: number[]
-  tombstones: number
-  letters: DeadLetter[]
-  newestSourceMs: number
-}
 
 /**
  * Lands one topic-partition offset range: decodes and types the records, quarantines what cannot be
@@ -146,7 +136,7 @@ export class BatchLander {
     if (records.length === 0) return { ...base, firstOffset: batch[0]!.offset, lastOffset: batch.at(-1)!.offset }
     const firstOffset = records[0]!.offset
     const lastOffset = records.at(-1)!.offset
-    const idempotencyKey = `changes:${topic}:${partition}:${firstOffset}-${lastOffset}`
+    const idempotencyKey = changesIdempotencyKey(topic, partition, firstOffset, lastOffset)
     const existing = this.log.findByKey(idempotencyKey)
     if (existing) return { ...base, firstOffset, lastOffset, commit: existing, duplicate: true }
 
@@ -160,19 +150,28 @@ export class BatchLander {
       try {
         bytes = await prepared.write(path)
       } catch (error) {
+        await prepared.cleanup()
+        // A full disk fails the JavaScript way too: report it rather than redo the batch.
+        if (isDiskFullError(error)) throw landingError(error, { path: this.log.layout.absolute(path), topic, partition, step: 'parquet' }, true)
         // Anything DuckDB refuses (a value that does not convert, a missing op) is sorted out record by record in JavaScript.
         this.logger.debug({ err: error, topic, partition }, 'DuckDB-side typing declined the batch; typing in JavaScript')
-        await prepared.cleanup()
         prepared = await this.prepareInJs(config, partition, records)
       }
     }
     const name = `${topic}~${partition}~${pad(firstOffset)}-${pad(lastOffset)}`
+    let deadLetterFile: string | undefined
     try {
       if (prepared.letters.length > 0) {
         prepared.letters.sort((a, b) => Number(BigInt(a.source.offset as string) - BigInt(b.source.offset as string)))
-        await writeDeadLetters(this.log.layout, { service, table, name }, prepared.letters)
+        const where = { service, table, name }
+        deadLetterFile = this.log.layout.deadLetterFile({ ...where, date: prepared.letters[0]!.at.slice(0, 10) })
+        try {
+          await writeDeadLetters(this.log.layout, where, prepared.letters)
+        } catch (error) {
+          throw landingError(error, { path: deadLetterFile, topic, partition, step: 'dead-letters' })
+        }
         for (const letter of prepared.letters) {
-          this.logger.warn({ topic, partition, offset: letter.source.offset, code: letter.code, reason: letter.reason }, 'change event quarantined to dead letters')
+          this.logger.warn({ topic, partition, offset: letter.source.offset, field: letter.field, code: letter.code, reason: letter.reason }, 'change event quarantined to dead letters')
         }
       }
       const add: LakeFile[] = []
@@ -192,7 +191,11 @@ export class BatchLander {
           firstOffset,
           lastOffset,
         })
-        if (prepared.tableTypes) await this.types.merge(service, table, prepared.tableTypes)
+        if (prepared.tableTypes) {
+          await this.types.merge(service, table, prepared.tableTypes).catch((error: unknown) => {
+            throw landingError(error, { path: this.log.layout.stateDir, topic, partition, step: 'table-types' })
+          })
+        }
       }
       const newest = prepared.newestSourceMs > 0 ? prepared.newestSourceMs : Math.max(...records.map((r) => Number(r.timestamp)))
       let result: Awaited<ReturnType<CommitLog['commit']>>
@@ -207,12 +210,8 @@ export class BatchLander {
           info: { records: records.length, rows: prepared.rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
         })
       } catch (error) {
-        // No commit names this file: its path is the range's, and a commit of the same range would have been
-        // returned as a duplicate instead of refused. Remove it before landing the rest.
-        if (error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED' && add.length > 0) {
-          await rm(this.log.layout.absolute(path), { force: true })
-        }
-        throw error
+        if (error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED') throw error
+        throw landingError(error, { path: this.log.layout.commitFile(this.log.latestVersion + 1), topic, partition, step: 'commit' })
       }
       return {
         ...base,
@@ -225,21 +224,42 @@ export class BatchLander {
         commit: result.commit,
         duplicate: result.duplicate,
       }
+    } catch (error) {
+      // Refused (LAKE_WATERMARK_MOVED: the rest is landed again under another range's name) or failed (a
+      // full disk): no commit names this range's Parquet or dead-letter file, so they go.
+      await this.removeUncommitted(idempotencyKey, prepared.rows > 0 ? this.log.layout.absolute(path) : undefined, deadLetterFile)
+      throw error
     } finally {
       await prepared.cleanup()
     }
   }
 
+  /**
+   * After a landing failed or was refused, the files written for its range take space and no commit
+   * names them: removed, unless the commit did land (a failure after its put-if-absent link), which a
+   * re-read of the log tells. A commit of the same range always carries the same key, so this never
+   * removes a file another member committed.
+   */
+  private async removeUncommitted(idempotencyKey: string, ...files: (string | undefined)[]): Promise<void> {
+    try {
+      await this.log.refresh()
+      if (this.log.findByKey(idempotencyKey)) return
+      for (const file of files) if (file) await rm(file, { force: true })
+    } catch (error) {
+      this.logger.warn({ err: error, idempotencyKey }, 'could not remove the files of a failed commit; they are orphans that retention removes')
+    }
+  }
+
   /** Decodes and types in JavaScript: every format, every Connect type, per-record dead letters. */
   private async prepareInJs(config: ChangeTopicConfig, partition: number, records: ChangeRecord[]): Promise<Prepared> {
-    const decoded = this.decode(config, records)
+    const decoded = decodeRecords(this.decoder(config.topic), config, records)
     let typed: TypedBatch
     if (config.format === 'debezium') {
       const known = await this.types.read(config.service, tableOf(config))
       typed = typeChangeBatch(decoded.changes, known)
       for (const reject of typed.rejected) {
         const record = records[decoded.recordIndex[reject.index]!]!
-        decoded.letters.push(this.letter(record, reject.reason, 'INGEST_TYPE_CONFLICT'))
+        decoded.letters.push(deadLetterOf(record, reject.reason, reject.code ?? 'INGEST_TYPE_CONFLICT', reject.field))
       }
     } else {
       typed = typeEventBatch(decoded.events)
@@ -252,7 +272,7 @@ export class BatchLander {
       letters: decoded.letters,
       newestSourceMs: decoded.newestSourceMs,
       tableTypes: config.format === 'debezium' ? typed.tableTypes : undefined,
-      write: (path) => this.writeParquet(typed, path, partition),
+      write: (path) => this.writeParquet(typed, path, config.topic, partition),
       cleanup: async () => undefined,
     }
   }
@@ -295,7 +315,9 @@ export class BatchLander {
     if (!plan) return undefined
     const layout = this.log.layout
     const temp = tempFileIn(layout.tmpDir, '.ndjson')
-    await writeChunks(temp, lines)
+    await writeChunks(temp, lines).catch((error: unknown) => {
+      throw landingError(error, { path: temp, topic: config.topic, partition, step: 'staging' })
+    })
     const prepared: Prepared = {
       typing: 'duckdb',
       rows,
@@ -334,62 +356,18 @@ export class BatchLander {
     return decoder
   }
 
-  private decode(config: ChangeTopicConfig, records: ChangeRecord[]): Decoded {
-    const out: Decoded = { changes: [], events: [], recordIndex: [], tombstones: 0, letters: [], newestSourceMs: 0 }
-    const decoder = this.decoder(config.topic)
-    records.forEach((record, index) => {
-      const at: RecordCoordinates = {
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        key: record.key === null ? null : record.key.toString('utf8'),
-        timestampMs: Number(record.timestamp),
-        headers: record.headers,
-      }
-      const text = record.value === null ? null : record.value.toString('utf8')
-      try {
-        if (config.format === 'debezium') {
-          const change = decoder.decode(text)
-          if (change.kind === 'tombstone') {
-            out.tombstones++
-            return
-          }
-          out.changes.push({ change, at })
-          if (change.tsMs !== null && change.tsMs > out.newestSourceMs) out.newestSourceMs = change.tsMs
-        } else {
-          const fallbackType = record.headers.eventType ?? record.headers.type
-          const event = decodeIntegrationEvent(text, new Date(at.timestampMs).toISOString(), fallbackType)
-          out.events.push({ event, at })
-          const ms = Date.parse(event.occurredAt)
-          if (ms > out.newestSourceMs) out.newestSourceMs = ms
-        }
-        out.recordIndex.push(index)
-      } catch (error) {
-        if (!(error instanceof DecodeError)) throw error
-        out.letters.push(this.letter(record, error.message, 'INGEST_DECODE_FAILED'))
-      }
-    })
-    return out
-  }
-
-  private letter(record: ChangeRecord, reason: string, code: string): DeadLetter {
-    return {
-      reason,
-      code,
-      source: { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key === null ? null : record.key.toString('utf8') },
-      ...encodePayload(record.value),
-      // The record's own time, not the wall clock, so a replay rewrites the same dead-letter file.
-      at: new Date(Number(record.timestamp)).toISOString(),
-    }
-  }
-
   /** NDJSON in the lake's scratch folder, read by DuckDB with explicit column types, copied to Parquet. */
-  private async writeParquet(typed: TypedBatch, path: string, partition: number): Promise<number> {
+  private async writeParquet(typed: TypedBatch, path: string, topic: string, partition: number): Promise<number> {
     const layout = this.log.layout
     const temp = tempFileIn(layout.tmpDir, '.ndjson')
+    const place = { topic, partition }
     try {
-      await writeLines(temp, typed.rows.map((row) => JSON.stringify(row)))
-      const written = await writeParquetToLake(this.dbFor(partition), layout, selectFromNdjson(temp, typed.columns), path)
+      await writeLines(temp, typed.rows.map((row) => JSON.stringify(row))).catch((error: unknown) => {
+        throw landingError(error, { ...place, path: temp, step: 'staging' })
+      })
+      const written = await writeParquetToLake(this.dbFor(partition), layout, selectFromNdjson(temp, typed.columns), path).catch((error: unknown) => {
+        throw landingError(error, { ...place, path: layout.absolute(path), step: 'parquet' }, true)
+      })
       return written.bytes
     } finally {
       await rm(temp, { force: true })

@@ -4,56 +4,14 @@ import { ColdpipeError, messageOf } from '../../core/errors.ts'
 import { newRunId, type Logger } from '../../core/logger.ts'
 import { CommitLog } from '../../lake/index.ts'
 import { BatchLander, type LandOutcome } from './batch-lander.ts'
+import type { ChangeIngest, ChangeIngestStats, StartChangeIngestOptions } from './change-ingest-types.ts'
 import { recordBytes, type ChangeRecord } from './change-record.ts'
 import { changesDefaults, type ChangesConfig, type ChangeTopicConfig } from './changes-config.ts'
 import { IngestMetrics } from './ingest-metrics.ts'
+import { retryLanding } from './landing-retry.ts'
 import { createKafkaSource, type ChangeSource, type TopicPartition } from './kafka-source.ts'
 
-/** ChangesConfig as callers may write it: settings with defaults can be left out. */
-export type ChangesConfigInput = Omit<ChangesConfig, keyof typeof changesDefaults> & Partial<Pick<ChangesConfig, keyof typeof changesDefaults>>
-
-export interface StartChangeIngestOptions {
-  config: ChangesConfigInput
-  lakeRoot: string
-  logger: Logger
-  metrics?: Registry
-  /**
-   * Called after a batch is durably committed to the lake and before its offsets are committed to
-   * Kafka; a returned promise is awaited (so a slow callback is a slow sink).
-   */
-  onCommitted?: (landed: LandOutcome) => void | Promise<void>
-  /** Called when ingest stops on an error it cannot get past (the consumer is closed). */
-  onFatal?: (error: Error) => void
-  /** The Kafka side; defaults to a kafkajs consumer group from `config`. Tests may pass their own. */
-  source?: ChangeSource
-}
-
-export interface ChangeIngestStats {
-  runId: string
-  received: number
-  rowsLanded: number
-  tombstones: number
-  deadLetters: number
-  /** Records at or below the lake watermark (landed before) or re-delivered after a rebalance. */
-  replaySkipped: number
-  /** Buffered records dropped at a rebalance; Kafka re-delivers them from the committed offset. */
-  droppedOnRebalance: number
-  files: number
-  flushes: number
-  pauses: number
-  resumes: number
-  paused: boolean
-  bufferedBytes: number
-  bufferedBytesHighWater: number
-  assigned: TopicPartition[]
-}
-
-export interface ChangeIngest {
-  /** Flushes what is buffered, commits it (lake, then Kafka offsets), leaves the group. */
-  stop(): Promise<void>
-  stats(): ChangeIngestStats
-  readonly runId: string
-}
+export type { ChangeIngest, ChangeIngestStats, ChangesConfigInput, StartChangeIngestOptions } from './change-ingest-types.ts'
 
 interface PartitionState {
   topic: ChangeTopicConfig
@@ -68,6 +26,8 @@ interface PartitionState {
   flushing: Promise<void>
   flushStartedAt: number | undefined
   inFlightBytes: number
+  /** A landing of this partition is failing and waits to retry. */
+  blocked: boolean
 }
 
 /**
@@ -92,7 +52,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   const logger = options.logger.child({ runId, component: 'change-ingest' })
   const metrics = new IngestMetrics(options.metrics ?? new Registry())
   const topics = new Map(config.topics.map((t) => [t.topic, t]))
-  const log = await CommitLog.open(options.lakeRoot)
+  const log = await CommitLog.open(options.lakeRoot, { logger })
   const db: Database = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED' })
   const landingDbs = [db, ...(await Promise.all(Array.from({ length: landingConnections - 1 }, () => db.connect())))]
   const closeDbs = (): void => {
@@ -108,7 +68,9 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   let paused = false
   let stopping = false
   let fatal: Error | undefined
-  const counters = { received: 0, rowsLanded: 0, tombstones: 0, deadLetters: 0, replaySkipped: 0, droppedOnRebalance: 0, files: 0, flushes: 0, pauses: 0, resumes: 0, highWater: 0 }
+  const counters = { received: 0, rowsLanded: 0, tombstones: 0, deadLetters: 0, replaySkipped: 0, droppedOnRebalance: 0, files: 0, flushes: 0, pauses: 0, resumes: 0, highWater: 0, landingFailures: 0, consumerRestarts: 0 }
+  let blocked = 0
+  let lastLandingError: ChangeIngestStats['lastLandingError']
 
   const bufferedBytes = (): number => {
     let total = 0
@@ -123,8 +85,10 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
 
   const fail = (error: unknown): void => {
     if (fatal) return
-    fatal = error instanceof Error ? error : new Error(String(error))
-    logger.error({ err: fatal }, 'change ingest stopped on an error; offsets after the last landed batch stay uncommitted')
+    fatal = error instanceof ColdpipeError ? error : new ColdpipeError('INTERNAL', `change ingest failed: ${messageOf(error)}`, { cause: error })
+    const code = (fatal as ColdpipeError).code
+    metrics.stoppedOnError.inc({ code })
+    logger.error({ err: fatal, code, context: (fatal as ColdpipeError).context }, 'change ingest stopped on an error; offsets after the last landed batch stay uncommitted')
     void source.close().catch(() => undefined)
     options.onFatal?.(fatal)
   }
@@ -140,15 +104,15 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   /** Pauses every assigned partition when landing falls behind; resumes once it has caught up. */
   const applyBackPressure = (): void => {
     const bytes = bufferedBytes()
-    if (!paused && (bytes > config.maxBufferedBytes || slowFlush())) {
+    if (!paused && (bytes > config.maxBufferedBytes || blocked > 0 || slowFlush())) {
       paused = true
       counters.pauses++
-      metrics.pauses.inc({ reason: bytes > config.maxBufferedBytes ? 'buffered_bytes' : 'slow_flush' })
+      metrics.pauses.inc({ reason: bytes > config.maxBufferedBytes ? 'buffered_bytes' : blocked > 0 ? 'landing_failing' : 'slow_flush' })
       source.pause(assigned)
       logger.info({ bufferedBytes: bytes }, 'landing behind: consumption paused')
       // Buffers already full are flushed now rather than waiting for their age.
       for (const state of partitions.values()) if (state.records.length > 0) scheduleFlush(state)
-    } else if (paused && !stopping && bytes <= config.maxBufferedBytes / 2 && !slowFlush()) {
+    } else if (paused && !stopping && blocked === 0 && bytes <= config.maxBufferedBytes / 2 && !slowFlush()) {
       paused = false
       counters.resumes++
       source.resume(assigned)
@@ -156,19 +120,39 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
     }
   }
 
-  const land = async (state: PartitionState, batch: ChangeRecord[], batchGeneration: number): Promise<void> => {
-    let outcome: LandOutcome | undefined
-    for (let attempt = 1; ; attempt++) {
-      try {
-        outcome = await lander.land(state.topic, state.partition, batch)
-        break
-      } catch (error) {
-        const canRetry = !(error instanceof ColdpipeError) || error.canRetry
-        if (!canRetry || attempt >= 5) throw error
-        logger.warn({ err: error, topic: state.topic.topic, partition: state.partition, attempt }, 'landing failed; retrying')
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt))
-      }
+  const setBlocked = (state: PartitionState, now: boolean): void => {
+    if (state.blocked === now) return
+    state.blocked = now
+    blocked += now ? 1 : -1
+    metrics.landingBlocked.set(blocked)
+    applyBackPressure()
+  }
+
+  /**
+   * Lands a batch, retrying with backoff: a full lake volume until space is freed (consumption paused,
+   * offsets uncommitted, an error logged per attempt), other retryable failures `landingAttempts` times.
+   */
+  const landWithRetries = async (state: PartitionState, batch: ChangeRecord[]): Promise<LandOutcome> => {
+    const topic = state.topic.topic
+    const policy = { attempts: config.landingAttempts, maxDelayMs: config.landingRetryMaxDelayMs, shouldStop: () => fatal !== undefined, giveUpOnDiskFull: () => stopping }
+    try {
+      return await retryLanding(() => lander.land(state.topic, state.partition, batch), policy, (failure) => {
+        counters.landingFailures++
+        metrics.landingFailures.inc({ topic, code: failure.code })
+        lastLandingError = { code: failure.code, message: failure.message, context: failure.context, at: new Date().toISOString() }
+        if (failure.retryInMs === undefined) return // fail() logs the final one
+        setBlocked(state, true)
+        const facts = { err: failure.error, code: failure.code, path: failure.context.path, topic, partition: state.partition, attempt: failure.attempt, retryInMs: failure.retryInMs }
+        if (failure.code === 'LAKE_DISK_FULL') logger.error(facts, 'lake volume full: landing waits for space, consumption paused, offsets uncommitted')
+        else logger.warn(facts, 'landing failed; retrying')
+      })
+    } finally {
+      setBlocked(state, false)
     }
+  }
+
+  const land = async (state: PartitionState, batch: ChangeRecord[], batchGeneration: number): Promise<void> => {
+    const outcome = await landWithRetries(state, batch)
     counters.flushes++
     const topic = state.topic.topic
     if (outcome.skipped > 0) {
@@ -233,7 +217,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
     if (!state) {
       const topicConfig = topics.get(topic)
       if (!topicConfig) throw new ColdpipeError('INTERNAL', `received records of topic ${topic}, which is not configured`, { context: { topic } })
-      state = { topic: topicConfig, partition, records: [], bytes: 0, firstBufferedAt: 0, seenThrough: undefined, generation: -1, flushing: Promise.resolve(), flushStartedAt: undefined, inFlightBytes: 0 }
+      state = { topic: topicConfig, partition, records: [], bytes: 0, firstBufferedAt: 0, seenThrough: undefined, generation: -1, flushing: Promise.resolve(), flushStartedAt: undefined, inFlightBytes: 0, blocked: false }
       partitions.set(key, state)
     }
     return state
@@ -316,6 +300,11 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
     bufferedBytes: bufferedBytes(),
     bufferedBytesHighWater: counters.highWater,
     assigned: [...assigned],
+    landingFailures: counters.landingFailures,
+    blockedPartitions: blocked,
+    lastLandingError,
+    consumerRestarts: counters.consumerRestarts,
+    failed: fatal ? { code: fatal instanceof ColdpipeError ? fatal.code : 'INTERNAL', message: fatal.message } : undefined,
   })
 
   try {
@@ -333,7 +322,21 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
         if (paused) source.pause(assigned)
         logger.info({ assigned: partitionsNow }, 'partitions assigned')
       },
-      onCrash: (error) => fail(new ColdpipeError('INGEST_BROKER_FAILED', `Kafka consumer crashed: ${messageOf(error)}`, { cause: error })),
+      // Our own coded errors (thrown while taking a batch, e.g. an unreadable commit log) keep their code.
+      onCrash: (error) =>
+        fail(
+          error instanceof ColdpipeError
+            ? error
+            : new ColdpipeError('INGEST_BROKER_FAILED', `Kafka consumer stopped for good (${config.brokers.join(',')}, group ${config.groupId}): ${messageOf(error)}`, {
+                cause: error,
+                context: { brokers: config.brokers, groupId: config.groupId, restarts: counters.consumerRestarts },
+              }),
+        ),
+      onRestart: (error, restartsInARow) => {
+        counters.consumerRestarts++
+        metrics.consumerRestarts.inc()
+        logger.warn({ err: error, restartsInARow, limit: config.consumerRestarts }, 'Kafka consumer crashed on a broker error and restarts (unlanded buffers are re-fetched)')
+      },
     })
   } catch (error) {
     clearInterval(timer)

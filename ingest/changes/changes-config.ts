@@ -10,6 +10,11 @@ export const changesDefaults = {
   maxBufferedBytes: 256 * 1024 * 1024,
   pauseAfterFlushMs: 30_000,
   progressIntervalMs: 30_000,
+  landingAttempts: 5,
+  landingRetryMaxDelayMs: 30_000,
+  requestTimeoutMs: 30_000,
+  brokerRetries: 8,
+  consumerRestarts: 10,
 } as const
 
 export const ChangeTopicSchema = Type.Object(
@@ -41,6 +46,16 @@ export const ChangesConfigSchema = Type.Object(
     pauseAfterFlushMs: Type.Integer({ minimum: 1, default: changesDefaults.pauseAfterFlushMs }),
     /** How often the running counters are logged. */
     progressIntervalMs: Type.Integer({ minimum: 100, default: changesDefaults.progressIntervalMs }),
+    /** Tries of a failing landing (I/O, DuckDB) before ingest stops; a full lake volume is retried until space is freed. */
+    landingAttempts: Type.Integer({ minimum: 1, default: changesDefaults.landingAttempts }),
+    /** The longest wait between landing retries (the backoff doubles from 400 ms up to this). */
+    landingRetryMaxDelayMs: Type.Integer({ minimum: 100, default: changesDefaults.landingRetryMaxDelayMs }),
+    /** A broker request (fetch, heartbeat, commit) unanswered this long fails and is retried on a new connection. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, default: changesDefaults.requestTimeoutMs }),
+    /** kafkajs retries of a failing broker call before the consumer restarts itself. */
+    brokerRetries: Type.Integer({ minimum: 0, default: changesDefaults.brokerRetries }),
+    /** Consumer restarts in a row with no group join or fetched batch in between; one more stops ingest with INGEST_BROKER_FAILED. */
+    consumerRestarts: Type.Integer({ minimum: 0, default: changesDefaults.consumerRestarts }),
     /** Passed through to kafkajs as-is. */
     ssl: Type.Optional(Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())])),
     sasl: Type.Optional(

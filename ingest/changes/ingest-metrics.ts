@@ -7,6 +7,10 @@ export class IngestMetrics {
   readonly files: Counter<'topic'>
   readonly pauses: Counter<'reason'>
   readonly bufferedBytes: Gauge
+  readonly landingFailures: Counter<'topic' | 'code'>
+  readonly landingBlocked: Gauge
+  readonly consumerRestarts: Counter
+  readonly stoppedOnError: Counter<'code'>
   /** Newest landed data time per partition; the lag gauge is computed from it at scrape time, so it grows while a partition is quiet or stuck. */
   private readonly landedAsOf = new Map<string, { topic: string; partition: string; asOfMs: number }>()
 
@@ -49,6 +53,28 @@ export class IngestMetrics {
     this.bufferedBytes = new Gauge({
       name: 'coldpipe_ingest_buffered_bytes',
       help: 'Bytes of Kafka records held in memory, buffered or being landed',
+      registers: [registry],
+    })
+    this.landingFailures = new Counter({
+      name: 'coldpipe_ingest_landing_failures_total',
+      help: 'Failed landing attempts (each is retried or ends ingest), by error code, e.g. LAKE_DISK_FULL',
+      labelNames: ['topic', 'code'],
+      registers: [registry],
+    })
+    this.landingBlocked = new Gauge({
+      name: 'coldpipe_ingest_landing_blocked',
+      help: 'Partitions whose landing is failing and being retried (consumption is paused while above 0)',
+      registers: [registry],
+    })
+    this.consumerRestarts = new Counter({
+      name: 'coldpipe_ingest_consumer_restarts_total',
+      help: 'Times the Kafka consumer crashed on a retriable broker error and restarted itself',
+      registers: [registry],
+    })
+    this.stoppedOnError = new Counter({
+      name: 'coldpipe_ingest_stopped_on_error_total',
+      help: 'Times change ingest stopped on an error it could not get past, by error code',
+      labelNames: ['code'],
       registers: [registry],
     })
   }

@@ -15,8 +15,10 @@ export interface SourceHandlers {
   onRebalancing(): void
   /** This member joined (again) and now owns exactly these partitions. */
   onAssigned(partitions: TopicPartition[]): void
-  /** The consumer stopped on an error it will not retry. */
+  /** The consumer stopped on an error it will not retry (or after too many restarts in a row). */
   onCrash(error: Error): void
+  /** The consumer crashed on a retriable error and restarts itself (rejoins, refetches from committed offsets). */
+  onRestart?(error: Error, restartsInARow: number): void
 }
 
 /** The small surface change ingest needs from a Kafka consumer group; only this file knows kafkajs. */
@@ -63,68 +65,132 @@ export function kafkaClientConfig(config: ChangesConfig, logger: Logger): KafkaC
     ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
     logLevel: KafkaLogLevel.INFO,
     logCreator: kafkaLogCreator(logger),
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+    requestTimeout: config.requestTimeoutMs,
+    // A stalled connection must fail at the request timeout, not hang (kafkajs only enforces it when asked).
+    enforceRequestTimeout: true,
+    retry: { retries: config.brokerRetries, initialRetryTime: 200, maxRetryTime: 5_000 },
   }
 }
 
+/** Whether kafkajs would call this crash worth a restart (its own rule: retries exhausted, or a retriable cause). */
+function isRetriable(error: Error): boolean {
+  let cause: unknown = error
+  while ((cause as { cause?: unknown }).cause) cause = (cause as { cause: unknown }).cause
+  return error.name === 'KafkaJSNumberOfRetriesExceeded' || (cause as { retriable?: unknown }).retriable === true
+}
+
+/**
+ * A kafkajs consumer group behind ChangeSource. kafkajs can restart a crashed consumer itself, but it
+ * reuses its cluster (broker pool, request queues), and after a connection stalled past the request
+ * timeouts that reuse never fetches again (found with the fault proxy: every later fetch times out,
+ * while a new client on the same broker works). So kafkajs is told not to restart, and a crash on a
+ * retriable error starts a fresh client and consumer instead, up to `consumerRestarts` times in a row
+ * without a group join or a fetched batch in between; past that, or on an error kafkajs does not retry,
+ * the crash is final (onCrash).
+ */
 export function createKafkaSource(config: ChangesConfig, logger: Logger): ChangeSource {
-  const kafka = new Kafka(kafkaClientConfig(config, logger))
-  const consumer: Consumer = kafka.consumer({
-    groupId: config.groupId,
-    sessionTimeout: config.sessionTimeoutMs,
-    heartbeatInterval: Math.max(100, Math.floor(config.sessionTimeoutMs / 10)),
-    rebalanceTimeout: Math.max(config.sessionTimeoutMs * 2, 10_000),
-    // One fetch response is the only memory the consumer holds beyond our buffers.
-    maxBytesPerPartition: Math.min(config.flushMaxBytes, 8 * 1024 * 1024),
-    maxBytes: Math.min(config.maxBufferedBytes, 32 * 1024 * 1024),
-    maxWaitTimeInMs: 250,
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
-  })
+  const newConsumer = (): Consumer =>
+    new Kafka(kafkaClientConfig(config, logger)).consumer({
+      groupId: config.groupId,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(config.sessionTimeoutMs / 10)),
+      rebalanceTimeout: Math.max(config.sessionTimeoutMs * 2, 10_000),
+      // One fetch response is the only memory the consumer holds beyond our buffers.
+      maxBytesPerPartition: Math.min(config.flushMaxBytes, 8 * 1024 * 1024),
+      maxBytes: Math.min(config.maxBufferedBytes, 32 * 1024 * 1024),
+      maxWaitTimeInMs: 250,
+      retry: { retries: config.brokerRetries, initialRetryTime: 200, maxRetryTime: 5_000, restartOnFailure: async () => false },
+    })
+  let consumer = newConsumer()
   let closed = false
+  let restartsInARow = 0
+  let restartTimer: NodeJS.Timeout | undefined
+
+  const run = async (current: Consumer, handlers: SourceHandlers): Promise<void> => {
+    current.on(current.events.REBALANCING, () => {
+      if (current === consumer) handlers.onRebalancing()
+    })
+    current.on(current.events.GROUP_JOIN, (event) => {
+      if (current !== consumer) return
+      restartsInARow = 0
+      const assignment = event.payload.memberAssignment
+      handlers.onAssigned(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition }))))
+    })
+    current.on(current.events.CRASH, (event) => {
+      if (current === consumer) crashed(event.payload.error, handlers)
+    })
+    await current.connect()
+    for (const topic of config.topics) await current.subscribe({ topic: topic.topic, fromBeginning: true })
+    await current.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: Math.max(1, Math.min(4, config.topics.length * 2)),
+      eachBatch: async ({ batch }) => {
+        if (batch.messages.length === 0) return
+        restartsInARow = 0
+        const records: ChangeRecord[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          headers: headersOf(m.headers),
+          timestamp: m.timestamp,
+        }))
+        // The batch's last offset is resolved when this returns (auto-resolve), so fetching moves on;
+        // nothing is committed until the landing says so (autoCommit off).
+        await handlers.onBatch(records)
+      },
+    })
+  }
+
+  /** `starting`: the error came from connecting a fresh consumer, which is a broker problem whatever its kind. */
+  const crashed = (error: Error, handlers: SourceHandlers, starting = false): void => {
+    if (closed) return
+    if (!(starting || isRetriable(error)) || restartsInARow >= config.consumerRestarts) {
+      handlers.onCrash(error)
+      return
+    }
+    restartsInARow++
+    handlers.onRestart?.(error, restartsInARow)
+    const delayMs = Math.min(5_000, 200 * 2 ** (restartsInARow - 1))
+    restartTimer = setTimeout(() => {
+      const old = consumer
+      consumer = newConsumer()
+      void old
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => (closed ? undefined : run(consumer, handlers)))
+        // A restart that cannot even connect counts as one more crash in a row.
+        .catch((startError: unknown) => crashed(startError instanceof Error ? startError : new Error(String(startError)), handlers, true))
+    }, delayMs)
+  }
 
   return {
-    async start(handlers) {
-      consumer.on(consumer.events.REBALANCING, () => handlers.onRebalancing())
-      consumer.on(consumer.events.GROUP_JOIN, (event) => {
-        const assignment = event.payload.memberAssignment
-        handlers.onAssigned(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition }))))
-      })
-      consumer.on(consumer.events.CRASH, (event) => {
-        if (!closed && !event.payload.restart) handlers.onCrash(event.payload.error)
-      })
-      await consumer.connect()
-      for (const topic of config.topics) await consumer.subscribe({ topic: topic.topic, fromBeginning: true })
-      await consumer.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: Math.max(1, Math.min(4, config.topics.length * 2)),
-        eachBatch: async ({ batch }) => {
-          if (batch.messages.length === 0) return
-          const records: ChangeRecord[] = batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key,
-            value: m.value,
-            headers: headersOf(m.headers),
-            timestamp: m.timestamp,
-          }))
-          // The batch's last offset is resolved when this returns (auto-resolve), so fetching moves on;
-          // nothing is committed until the landing says so (autoCommit off).
-          await handlers.onBatch(records)
-        },
-      })
-    },
+    start: (handlers) => run(consumer, handlers),
+    // While a crashed consumer is being replaced (or after it stopped), pause/resume throw: there is nothing
+    // to pause then, and the new consumer is paused again on its first assignment (onAssigned).
     pause(partitions) {
-      if (partitions.length > 0) consumer.pause(groupByTopic(partitions))
+      if (partitions.length === 0) return
+      try {
+        consumer.pause(groupByTopic(partitions))
+      } catch (error) {
+        logger.debug({ err: error }, 'consumer not running; nothing to pause')
+      }
     },
     resume(partitions) {
-      if (partitions.length > 0) consumer.resume(groupByTopic(partitions))
+      if (partitions.length === 0) return
+      try {
+        consumer.resume(groupByTopic(partitions))
+      } catch (error) {
+        logger.debug({ err: error }, 'consumer not running; nothing to resume')
+      }
     },
     async commit(offsets) {
       if (offsets.length > 0) await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })))
     },
     async close() {
       closed = true
+      clearTimeout(restartTimer)
       await consumer.disconnect()
     },
   }

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises'
+import { open, rm, type FileHandle } from 'node:fs/promises'
 import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
 import type { ColumnSpec } from '../../transform/index.ts'
 
@@ -6,46 +6,67 @@ import type { ColumnSpec } from '../../transform/index.ts'
 
 export const closeLine = Buffer.from('}\n')
 
-/** Writes byte chunks to a new file, ~1 MiB per write. */
-export async function writeChunks(file: string, chunks: Buffer[]): Promise<void> {
+/**
+ * Writes every byte of `data` at the handle's position: a single write(2) may write less (a filling disk
+ * does, before ENOSPC), and a short write must never pass as a finished file.
+ */
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done)
+    if (bytesWritten <= 0) throw Object.assign(new Error(`write made no progress on ${data.length - done} bytes`), { code: 'EIO' })
+    done += bytesWritten
+  }
+}
+
+/** Creates `file` from `fill`; on any failure the file is removed (no empty or partial staging file stays). */
+async function createFile(file: string, fill: (write: (data: Buffer) => Promise<void>) => Promise<void>): Promise<void> {
   const handle = await open(file, 'w')
   try {
+    try {
+      await fill((data) => writeAll(handle, data))
+    } finally {
+      await handle.close()
+    }
+  } catch (error) {
+    await rm(file, { force: true })
+    throw error
+  }
+}
+
+/** Writes byte chunks to a new file, ~1 MiB per write. */
+export async function writeChunks(file: string, chunks: Buffer[]): Promise<void> {
+  await createFile(file, async (write) => {
     let pending: Buffer[] = []
     let size = 0
     for (const chunk of chunks) {
       pending.push(chunk)
       size += chunk.length
       if (size > 1 << 20) {
-        await handle.write(Buffer.concat(pending, size))
+        await write(Buffer.concat(pending, size))
         pending = []
         size = 0
       }
     }
-    if (pending.length > 0) await handle.write(Buffer.concat(pending, size))
-  } finally {
-    await handle.close()
-  }
+    if (pending.length > 0) await write(Buffer.concat(pending, size))
+  })
 }
 
 /** Writes lines to a new file in ~1 MiB chunks. */
 export async function writeLines(file: string, lines: string[]): Promise<void> {
-  const handle = await open(file, 'w')
-  try {
+  await createFile(file, async (write) => {
     let chunk: string[] = []
     let size = 0
     for (const line of lines) {
       chunk.push(line)
       size += line.length
       if (size > 1 << 20) {
-        await handle.write(chunk.join('\n') + '\n')
+        await write(Buffer.from(chunk.join('\n') + '\n'))
         chunk = []
         size = 0
       }
     }
-    if (chunk.length > 0) await handle.write(chunk.join('\n') + '\n')
-  } finally {
-    await handle.close()
-  }
+    if (chunk.length > 0) await write(Buffer.from(chunk.join('\n') + '\n'))
+  })
 }
 
 export function selectFromNdjson(file: string, columns: ColumnSpec[]): string {

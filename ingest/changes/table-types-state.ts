@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { writeFileAtomic, type LakeLayout } from '../../lake/index.ts'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { moveIntoPlace, tempFileIn, type LakeLayout } from '../../lake/index.ts'
 import { widenType } from '../../transform/index.ts'
 
 /**
@@ -12,8 +11,7 @@ export class TableTypesState {
   constructor(private readonly layout: LakeLayout) {}
 
   private file(service: string, table: string): string {
-    const safe = `${service}.${table}`.replace(/[\/\\\0]/g, '_')
-    return join(this.layout.stateDir, 'changes-types', `${safe}.json`)
+    return this.layout.changesTypesFile(service, table)
   }
 
   async read(service: string, table: string): Promise<Record<string, string>> {
@@ -38,6 +36,14 @@ export class TableTypesState {
       }
     }
     if (!changed) return
-    await writeFileAtomic(this.layout.tmpDir, this.file(service, table), JSON.stringify({ service, table, columns: merged }, null, 2))
+    // A failed write (a full disk) removes its temp file; the stored types stay as they were.
+    const temp = tempFileIn(this.layout.tmpDir, '.json')
+    try {
+      await writeFile(temp, JSON.stringify({ service, table, columns: merged }, null, 2))
+      await moveIntoPlace(temp, this.file(service, table))
+    } catch (error) {
+      await rm(temp, { force: true })
+      throw error
+    }
   }
 }

@@ -15,7 +15,9 @@ const writeBytes = 1 << 20
  * Writes row-aligned CSV batches into temp files of `chunkRows` rows each (the source cuts its batches at
  * every multiple of chunkRows; a chunk closes at the first batch boundary at or past it). `onChunk` is
  * awaited before the next chunk is finished, so at most one chunk is being converted while the next one
- * streams in.
+ * streams in. When a conversion fails, `onChunkFailed` is told at once (so the caller can stop the source
+ * rather than wait for the next chunk), and that failure, not the read's reaction to being stopped, is
+ * what this throws.
  */
 export async function chunkCsvBatches(
   batches: AsyncIterable<CsvBatch>,
@@ -23,6 +25,7 @@ export async function chunkCsvBatches(
   chunkRows: number,
   onChunk: (chunk: CsvChunk) => Promise<void>,
   onRows: (rows: number) => void,
+  onChunkFailed: (error: unknown) => void = () => undefined,
 ): Promise<number> {
   let rows = 0
   let total = 0
@@ -31,6 +34,7 @@ export async function chunkCsvBatches(
   let file: FileHandle = await open(path, 'w')
   let pending: Promise<void> = Promise.resolve()
   let handedOver = false
+  let chunkFailure: { error: unknown } | undefined
   let gathered: Buffer[] = []
   let gatheredBytes = 0
   const flush = async (): Promise<void> => {
@@ -46,7 +50,11 @@ export async function chunkCsvBatches(
     const chunk = { path, rows, index }
     // Wait for the previous conversion before starting this one: bounded memory and disk.
     await pending
-    pending = onChunk(chunk)
+    pending = onChunk(chunk).catch((error: unknown) => {
+      chunkFailure ??= { error }
+      onChunkFailed(error)
+      throw error
+    })
     pending.catch(() => undefined)
     handedOver = last
     index++
@@ -79,6 +87,10 @@ export async function chunkCsvBatches(
     // A chunk handed to onChunk is onChunk's to remove; the one still being written is ours.
     if (!handedOver) await unlink(path).catch(() => undefined)
     await pending.catch(() => undefined)
+    if (chunkFailure) throw chunkFailure.error
+    // A failed write through a FileHandle does not say which file; a full disk must name it.
+    const errno = error as NodeJS.ErrnoException
+    if (typeof errno?.syscall === 'string' && errno.path === undefined) errno.path = path
     throw error
   }
 }

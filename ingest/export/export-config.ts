@@ -3,6 +3,13 @@ import { Type, type Static } from '@sinclair/typebox'
 export const sourceDefaults = {
   maxConnections: 2,
   connectTimeoutMs: 10_000,
+  /**
+   * No bytes for this long while a read waits = a stall (coded SOURCE_READ_TIMEOUT, retried). Generous: a
+   * filtered scan of a big table may send nothing for minutes before its first matching row.
+   */
+  readTimeoutMs: 300_000,
+  /** Export run records kept per source in `_state/export-runs/` (older ones are pruned after each run). */
+  keepRunRecords: 100,
   retryMaxAttempts: 4,
   retryInitialDelayMs: 500,
   retryMaxDelayMs: 30_000,
@@ -19,6 +26,8 @@ export const SourceConfigSchema = Type.Object(
     schema: Type.Optional(Type.String({ minLength: 1 })),
     maxConnections: Type.Integer({ minimum: 1, default: sourceDefaults.maxConnections }),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: sourceDefaults.connectTimeoutMs }),
+    readTimeoutMs: Type.Integer({ minimum: 1, default: sourceDefaults.readTimeoutMs }),
+    keepRunRecords: Type.Integer({ minimum: 1, default: sourceDefaults.keepRunRecords }),
     retryMaxAttempts: Type.Integer({ minimum: 0, default: sourceDefaults.retryMaxAttempts }),
     retryInitialDelayMs: Type.Integer({ minimum: 1, default: sourceDefaults.retryInitialDelayMs }),
     retryMaxDelayMs: Type.Integer({ minimum: 1, default: sourceDefaults.retryMaxDelayMs }),
@@ -53,6 +62,8 @@ export const ExportTableSchema = Type.Object(
     schedule: Type.Optional(Type.String({ minLength: 1 })),
     /** IANA timezone of the table's own schedule; default the export's timezone. */
     timezone: Type.Optional(Type.String({ minLength: 1 })),
+    /** Deadline of a run of this table's own job (`export:<source>.<table>`); default the export's, then `jobs.runTimeoutMs.export`. */
+    runTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 2_147_483_647 })),
   },
   { additionalProperties: false },
 )
@@ -65,6 +76,8 @@ export const ExportConfigSchema = Type.Object(
     schedule: Type.Optional(Type.String({ minLength: 1 })),
     /** IANA timezone the schedule is read in. */
     timezone: Type.String({ minLength: 1, default: 'UTC' }),
+    /** Deadline of a run of this source's export job; default `jobs.runTimeoutMs.export`. */
+    runTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 2_147_483_647 })),
     tables: Type.Optional(Type.Array(ExportTableSchema)),
     /** Without `tables`: every table of the source whose name matches include (globs) and not exclude. */
     include: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),

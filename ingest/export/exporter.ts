@@ -1,13 +1,13 @@
-import { join } from 'node:path'
 import { openDatabase, type Database } from '../../core/duckdb/index.ts'
 import { ColdpipeError, isColdpipeError, messageOf } from '../../core/errors.ts'
 import { newRunId, silentLogger, type Logger } from '../../core/logger.ts'
-import { CommitLog, removeStaleTemps, writeFileAtomic } from '../../lake/index.ts'
+import { CommitLog, removeStaleTemps } from '../../lake/index.ts'
 import { exportTableDefaults, sourceDefaults, type ExportConfig, type ExportTableConfig, type SourceConfig } from './export-config.ts'
-import { PostgresConnector } from './postgres-connector.ts'
-import { MysqlConnector } from './mysql-connector.ts'
+import { abortedError } from './read-guard.ts'
+import { saveRunRecords } from './run-records.ts'
+import { isSourceFault } from './source-errors.ts'
 import { SourceGuard, type SourceHealth } from './source-guard.ts'
-import type { SourceConnector } from './source-connector.ts'
+import { SourceSession } from './source-session.ts'
 import { exportTable } from './table-export.ts'
 
 export interface ExportRunRecord {
@@ -37,6 +37,11 @@ export interface RunExportOptions {
   /** Only these tables of the export. */
   tables?: string[]
   logger?: Logger
+  /**
+   * Stops the run promptly when it fires (job deadline, shutdown): the source's read and connection are
+   * closed, temps removed, and every table not committed yet is recorded failed with EXPORT_ABORTED.
+   */
+  signal?: AbortSignal
 }
 
 export interface ExporterOptions {
@@ -68,10 +73,6 @@ function withTableDefaults(table: Partial<ExportTableConfig> & { name: string })
   return { mode: exportTableDefaults.mode, lagSeconds: exportTableDefaults.lagSeconds, chunkRows: exportTableDefaults.chunkRows, ...table }
 }
 
-async function connect(name: string, config: SourceConfig): Promise<SourceConnector> {
-  return config.kind === 'postgres' ? PostgresConnector.connect(name, config) : MysqlConnector.connect(name, config)
-}
-
 export function createExporter(options: ExporterOptions): Exporter {
   const baseLogger = options.logger ?? silentLogger
   const sources = new Map<string, SourceConfig>(
@@ -98,67 +99,90 @@ export function createExporter(options: ExporterOptions): Exporter {
     }
     const runId = runOptions.runId ?? newRunId('export')
     const logger = (runOptions.logger ?? baseLogger).child({ runId, source: service })
-    const log = await CommitLog.open(options.lakeRoot)
+    const signal = runOptions.signal
+    const log = await CommitLog.open(options.lakeRoot, { logger })
     await removeStaleTemps(log.layout.tmpDir, staleTempMs)
     // A connection of its own per run, so runs of different sources convert concurrently.
     const database = await (await duckdb()).connect()
-    const records = new Map<string, ExportRunRecord>()
-    const startedAt = new Date().toISOString()
-    let failure: unknown
+    const session = new SourceSession(service, sourceConfig)
+    // Abort tears the connection down at once: a statement in flight fails instead of running on.
+    const onAbort = (): void => void session.discard()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const records: ExportRunRecord[] = []
+    const runStarted = Date.now()
     try {
-      await guard.execute(service, async () => {
-        const connector = await connect(service, sourceConfig)
-        try {
-          const tables = await selectTables(exportConfig, connector, runOptions.tables)
-          const asOf = await connector.beginConsistentRead()
-          for (const table of tables) {
-            if (records.has(table.name)) continue
-            const started = Date.now()
-            try {
-              const outcome = await exportTable(connector, database, log, {
+      let tables: ExportTableConfig[]
+      try {
+        tables = await listTables(exportConfig, session, runOptions.tables, guard, signal)
+      } catch (error) {
+        const failure = signal?.aborted ? abortedError({ source: service }, signal) : error
+        logger.error({ err: messageOf(failure), code: codeOf(failure) }, 'export source failed')
+        const configured = (exportConfig.tables?.map(withTableDefaults) ?? []).filter((t) => !runOptions.tables || runOptions.tables.includes(t.name))
+        const failed = configured.length ? configured : [withTableDefaults({ name: '*' })]
+        records.push(...failed.map((t) => failedRecord(runId, service, t, runStarted, null, failure)))
+        tables = []
+      }
+      for (const table of tables) {
+        records.push(await exportOneTable(table))
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      await session.close()
+      database.close()
+    }
+    await saveRunRecords(log.layout, service, runId, records, sourceConfig.keepRunRecords, logger)
+    return records
+
+    async function exportOneTable(table: ExportTableConfig): Promise<ExportRunRecord> {
+      const started = Date.now()
+      let asOf: string | null = null
+      try {
+        if (signal?.aborted) throw abortedError({ source: service, table: table.name }, signal)
+        // Each attempt on a healthy connection; a source fault is thrown to the guard (retried with backoff,
+        // counted by the breaker), anything else is handed back as the table's result, not retried.
+        const attempt = await guard.execute(service, async () => {
+          const read = await session.open()
+          asOf = read.asOf
+          try {
+            return {
+              outcome: await exportTable(read.connector, database, log, {
                 service,
                 runId,
                 table,
                 forceFull: runOptions.full === true,
                 ...(runOptions.cursorRange ? { cursorRange: runOptions.cursorRange } : {}),
-                asOf,
-              }, logger)
-              records.set(table.name, {
-                runId, source: service, table: table.name, mode: outcome.mode,
-                status: outcome.duplicate ? 'duplicate' : 'committed',
-                rows: outcome.rows, bytes: outcome.bytes, files: outcome.files.map((f) => f.path),
-                watermarkBefore: outcome.watermarkBefore, watermarkAfter: outcome.watermarkAfter,
-                asOf, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started,
-              })
-              logger.info({ table: table.name, rows: outcome.rows, bytes: outcome.bytes, duplicate: outcome.duplicate }, 'export table committed')
-            } catch (error) {
-              // A dropped connection fails the whole attempt (retried from here on a new snapshot);
-              // anything else fails only this table, and the others go on.
-              if (isColdpipeError(error) && error.canRetry && (error.code === 'SOURCE_CONNECT_FAILED' || error.code === 'SOURCE_QUERY_FAILED')) throw error
-              records.set(table.name, failedRecord(runId, service, table, started, asOf, error))
-              logger.error({ table: table.name, err: messageOf(error) }, 'export table failed')
+                asOf: read.asOf,
+                readTimeoutMs: sourceConfig!.readTimeoutMs,
+                ...(signal ? { signal } : {}),
+              }, logger),
             }
+          } catch (error) {
+            // Whatever failed mid-table, the connection may be mid-statement or dead: never reuse it.
+            await session.discard()
+            const coded = signal?.aborted ? abortedError({ source: service, table: table.name }, signal) : error
+            if (isSourceFault(coded)) {
+              logger.warn({ table: table.name, err: messageOf(coded), code: codeOf(coded) }, 'export table attempt failed on the source')
+              throw coded
+            }
+            return { error: coded }
           }
-        } finally {
-          await connector.close()
+        }, signal)
+        if ('error' in attempt) throw attempt.error
+        const outcome = attempt.outcome
+        logger.info({ table: table.name, rows: outcome.rows, bytes: outcome.bytes, duplicate: outcome.duplicate, asOf }, 'export table committed')
+        return {
+          runId, source: service, table: table.name, mode: outcome.mode,
+          status: outcome.duplicate ? 'duplicate' : 'committed',
+          rows: outcome.rows, bytes: outcome.bytes, files: outcome.files.map((f) => f.path),
+          watermarkBefore: outcome.watermarkBefore, watermarkAfter: outcome.watermarkAfter,
+          asOf, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started,
         }
-      })
-    } catch (error) {
-      failure = error
-      logger.error({ err: messageOf(error) }, 'export source failed')
+      } catch (error) {
+        const failure = signal?.aborted ? abortedError({ source: service, table: table.name }, signal) : error
+        logger.error({ table: table.name, err: messageOf(failure), code: codeOf(failure) }, 'export table failed')
+        return failedRecord(runId, service, table, started, asOf, failure)
+      }
     }
-    const result = [...records.values()]
-    if (failure !== undefined) {
-      const tables = exportConfig.tables?.map(withTableDefaults) ?? []
-      const pending = tables.filter((t) => !records.has(t.name) && (!runOptions.tables || runOptions.tables.includes(t.name)))
-      const failed = pending.length ? pending.map((t) => failedRecord(runId, service, t, Date.parse(startedAt), null, failure)) : [failedRecord(runId, service, withTableDefaults({ name: '*' }), Date.parse(startedAt), null, failure)]
-      result.push(...failed)
-    }
-    database.close()
-    for (const record of result) {
-      await writeFileAtomic(log.layout.tmpDir, join(log.layout.stateDir, 'export-runs', runId, `${service}.${record.table === '*' ? '_all' : record.table}.json`), JSON.stringify(record, null, 2))
-    }
-    return result
   }
 
   function findExport(source: string): ExportConfig {
@@ -179,14 +203,23 @@ export function createExporter(options: ExporterOptions): Exporter {
   }
 }
 
-async function selectTables(exportConfig: ExportConfig, connector: SourceConnector, only: string[] | undefined): Promise<ExportTableConfig[]> {
+/** The run's tables: the configured list, or the source's tables matching include/exclude (read under the guard). */
+async function listTables(exportConfig: ExportConfig, session: SourceSession, only: string[] | undefined, guard: SourceGuard, signal: AbortSignal | undefined): Promise<ExportTableConfig[]> {
   let tables: ExportTableConfig[]
   if (exportConfig.tables) {
     tables = exportConfig.tables.map(withTableDefaults)
   } else {
     const include = (exportConfig.include ?? ['*']).map(globToRegExp)
     const exclude = (exportConfig.exclude ?? []).map(globToRegExp)
-    tables = (await connector.listTables())
+    const names = await guard.execute(exportConfig.source, async () => {
+      try {
+        return await (await session.connector()).listTables()
+      } catch (error) {
+        await session.discard()
+        throw error
+      }
+    }, signal)
+    tables = names
       .filter((name) => include.some((re) => re.test(name)) && !exclude.some((re) => re.test(name)))
       .map((name) => withTableDefaults({ name }))
   }
@@ -203,8 +236,14 @@ async function selectTables(exportConfig: ExportConfig, connector: SourceConnect
   return tables
 }
 
+function codeOf(error: unknown): string {
+  return isColdpipeError(error) ? error.code : 'EXPORT_FAILED'
+}
+
 function failedRecord(runId: string, source: string, table: ExportTableConfig, started: number, asOf: string | null, error: unknown): ExportRunRecord {
-  const coded = isColdpipeError(error) ? error : new ColdpipeError('EXPORT_FAILED', messageOf(error), { cause: error })
+  const coded = isColdpipeError(error)
+    ? error
+    : new ColdpipeError('EXPORT_FAILED', `source ${source}, table ${table.name}: ${messageOf(error)}`, { cause: error, context: { source, table: table.name } })
   return {
     runId, source, table: table.name, mode: table.mode, status: 'failed', rows: 0, bytes: 0, files: [],
     watermarkBefore: null, watermarkAfter: null, asOf, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started,

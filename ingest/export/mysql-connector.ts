@@ -5,6 +5,7 @@ import type { SourceConfig } from './export-config.ts'
 import { mapMysqlColumn, type MysqlColumnInfo } from './mysql-types.ts'
 import type { CsvBatch } from './csv-row-batches.ts'
 import type { CsvStream, SourceColumn, SourceConnector, SourceTable } from './source-connector.ts'
+import { settleWithin } from './settle-within.ts'
 import { sourceError } from './source-errors.ts'
 
 function quoteIdent(name: string): string {
@@ -37,6 +38,7 @@ export class MysqlConnector implements SourceConnector {
     private readonly sourceName: string,
     private readonly connection: mysql.Connection,
     private readonly database: string,
+    private readonly readTimeoutMs: number,
   ) {}
 
   static async connect(sourceName: string, config: SourceConfig): Promise<MysqlConnector> {
@@ -50,13 +52,13 @@ export class MysqlConnector implements SourceConnector {
       dateStrings: true,
     })
     connection.on('error', () => undefined)
-    const self = new MysqlConnector(sourceName, connection, '')
+    const self = new MysqlConnector(sourceName, connection, '', config.readTimeoutMs)
     try {
       await self.query("SET time_zone = '+00:00'")
       const [row] = await self.query<{ db: string | null }>('SELECT DATABASE() AS db')
       const database = config.schema ?? row?.db
       if (!database) throw new ColdpipeError('CONFIG_INVALID', `source ${sourceName}: url names no database and schema is not set`, { context: { source: sourceName } })
-      return new MysqlConnector(sourceName, connection, database)
+      return new MysqlConnector(sourceName, connection, database, config.readTimeoutMs)
     } catch (error) {
       connection.destroy()
       throw sourceError(error, sourceName, 'cannot connect')
@@ -72,7 +74,8 @@ export class MysqlConnector implements SourceConnector {
 
   private query<R>(sql: string, params: unknown[] = []): Promise<R[]> {
     return new Promise((resolve, reject) => {
-      this.connection.query(sql, params, (error, rows) => {
+      // A client-side limit: a statement on a stalled connection would otherwise wait forever.
+      this.connection.query({ sql, values: params, timeout: this.readTimeoutMs }, (error: mysql.QueryError | null, rows: unknown) => {
         if (error) reject(sourceError(error, this.sourceName, 'query failed', { sql: sql.split('\n')[0] }))
         else resolve(rows as R[])
       })
@@ -136,8 +139,10 @@ export class MysqlConnector implements SourceConnector {
     const source = this.sourceName
     let lines: Buffer[] = []
     let untilCut = cutEveryRows
+    let finished = false
+    let failed = false
     const flush = (): void => {
-      if (lines.length === 0) return
+      if (lines.length === 0 || out.destroyed) return
       const batch: CsvBatch = { data: Buffer.concat(lines), rows: lines.length / 2 }
       lines = []
       // Back-pressure: stop reading the socket while the CSV side catches up.
@@ -146,34 +151,60 @@ export class MysqlConnector implements SourceConnector {
         out.once('drain', () => connection.resume())
       }
     }
+    const fail = (error: unknown): void => {
+      if (failed || finished) return
+      failed = true
+      connection.off('error', fail)
+      connection.off('end', lost)
+      out.destroy(sourceError(error, source, `reading ${table.name} failed`, { table: table.name }))
+    }
+    // A query streamed without a callback is not told when the connection dies (reset, KILL, server gone):
+    // mysql2 reports that only on the connection, so the rows would just stop, forever. Listen there too.
+    const lost = (): void => fail(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST' }))
+    connection.on('error', fail)
+    connection.on('end', lost)
     // Row events rather than an async iterator per row: the per-row promise round trip was most of the cost.
     connection
       .query({ sql: select, rowsAsArray: true, typeCast: (field) => field.buffer() })
       .on('result', (row) => {
+        if (out.destroyed) return
         lines.push((row as unknown as Buffer[])[0]!, newline)
         if (--untilCut === 0) {
           untilCut = cutEveryRows
           flush()
         } else if (lines.length >= rowsPerBatch * 2) flush()
       })
-      .on('error', (error) => out.destroy(sourceError(error, source, `cannot read ${table.name}`, { table: table.name })))
+      .on('error', fail)
       .on('end', () => {
+        // mysql2 ends a query after its error too; only a clean end completes the rows.
+        if (failed || out.destroyed) return
+        connection.off('error', fail)
+        connection.off('end', lost)
         flush()
+        finished = true
         out.end()
       })
     return {
       batches: out,
-      close: () => {
+      close: async () => {
+        if (finished && out.readableEnded) return
+        // Rows still arriving (or a paused socket) would hold the connection forever: any later statement
+        // queues behind this one. Drop the connection; it is never reused.
+        this.broken = true
+        connection.off('error', fail)
+        connection.off('end', lost)
         out.destroy()
-        // The rest of the result is discarded by close(); resuming lets the driver drain it.
-        connection.resume()
+        connection.destroy()
       },
     }
   }
 
+  /** True once a read was cut short: the connection is gone. */
+  private broken = false
+
   async close(): Promise<void> {
-    await this.query('ROLLBACK').catch(() => undefined)
-    await new Promise<void>((resolve) => this.connection.end(() => resolve()))
+    // Ending the connection ends the read-only transaction; no ROLLBACK round trip that could hang.
+    if (!this.broken) await settleWithin(new Promise<void>((resolve) => this.connection.end(() => resolve())), 5_000)
     this.connection.destroy()
   }
 }

@@ -3,7 +3,8 @@ import { to as copyTo } from 'pg-copy-streams'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapPostgresColumn, type PgAttribute } from './postgres-types.ts'
-import { csvRowBatches } from './csv-row-batches.ts'
+import { csvRowBatches, type CsvBatch } from './csv-row-batches.ts'
+import { settleWithin } from './settle-within.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { sourceError } from './source-errors.ts'
 
@@ -22,6 +23,7 @@ export class PostgresConnector implements SourceConnector {
     private readonly sourceName: string,
     private readonly client: pg.Client,
     private readonly schema: string,
+    private readonly readTimeoutMs: number,
   ) {}
 
   static async connect(sourceName: string, config: SourceConfig): Promise<PostgresConnector> {
@@ -31,12 +33,16 @@ export class PostgresConnector implements SourceConnector {
     try {
       await client.connect()
       // Exact, machine-independent text: ISO dates, UTC offsets, shortest-exact floats.
-      await client.query("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1")
+      await client.query({
+        text: "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1",
+        query_timeout: config.readTimeoutMs,
+      } as pg.QueryConfig)
     } catch (error) {
+      destroySocket(client)
       await client.end().catch(() => undefined)
       throw sourceError(error, sourceName, 'cannot connect')
     }
-    return new PostgresConnector(sourceName, client, config.schema ?? 'public')
+    return new PostgresConnector(sourceName, client, config.schema ?? 'public', config.readTimeoutMs)
   }
 
   quoteIdent = quoteIdent
@@ -48,7 +54,8 @@ export class PostgresConnector implements SourceConnector {
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], what = 'query failed'): Promise<R[]> {
     try {
-      return (await this.client.query<R>(sql, params)).rows
+      // A client-side limit: a statement on a stalled connection would otherwise wait forever.
+      return (await this.client.query<R>({ text: sql, values: params, query_timeout: this.readTimeoutMs } as pg.QueryConfig)).rows
     } catch (error) {
       throw sourceError(error, this.sourceName, what, { sql: sql.split('\n')[0] })
     }
@@ -103,16 +110,48 @@ export class PostgresConnector implements SourceConnector {
 
   async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
     const select = `SELECT ${table.columns.map((c) => c.selectExpr).join(', ')} FROM ${quoteIdent(this.schema)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
+    const source = this.sourceName
+    let stream: ReturnType<typeof copyTo>
     try {
-      const stream = this.client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`))
-      return { batches: csvRowBatches(stream, cutEveryRows), close: () => stream.destroy() }
+      stream = this.client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`))
     } catch (error) {
-      throw sourceError(error, this.sourceName, `cannot read ${table.name}`, { table: table.name })
+      throw sourceError(error, source, `cannot read ${table.name}`, { table: table.name })
+    }
+    let finished = false
+    // The COPY stream reports a lost connection or a terminated backend as a raw driver error; code it here,
+    // naming the table, so the exporter can tell a source fault (retried) from anything else.
+    const batches = async function* (): AsyncGenerator<CsvBatch> {
+      try {
+        yield* csvRowBatches(stream, cutEveryRows)
+        finished = true
+      } catch (error) {
+        throw sourceError(error, source, `reading ${table.name} failed`, { table: table.name })
+      }
+    }
+    return {
+      batches: batches(),
+      close: async () => {
+        if (finished) return
+        // A COPY cut short is still running on the connection and nobody reads its socket: any later
+        // statement (even ROLLBACK) would queue behind it forever. Drop the connection; it is never reused.
+        this.broken = true
+        stream.destroy()
+        destroySocket(this.client)
+      },
     }
   }
 
+  /** True once a read was cut short: the connection is gone. */
+  private broken = false
+
   async close(): Promise<void> {
-    await this.client.query('ROLLBACK').catch(() => undefined)
-    await this.client.end().catch(() => undefined)
+    // Ending the connection ends the read-only transaction; no ROLLBACK round trip that could hang.
+    if (this.broken) destroySocket(this.client)
+    await settleWithin(this.client.end(), 5_000)
+    destroySocket(this.client)
   }
+}
+
+function destroySocket(client: pg.Client): void {
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
 }

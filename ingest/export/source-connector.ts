@@ -24,11 +24,16 @@ export interface SourceTable {
 
 /**
  * Rows of one SELECT as CSV text (RFC 4180: NULL is an empty unquoted field, '' is `""`), in batches that
- * end on row boundaries. `close` stops the read early (on failure or when the consumer gives up).
+ * end on row boundaries. Errors of the read arrive through `batches`, coded and naming the table.
  */
 export interface CsvStream {
   batches: AsyncIterable<CsvBatch>
-  close(): void
+  /**
+   * Ends the read; a no-op once every row arrived. Before that (a failure, a stall, an abort) it drops the
+   * connection, since a half-read statement would block every later one: the connector is then unusable
+   * and the exporter replaces it. Never hangs, may be called any number of times.
+   */
+  close(): Promise<void>
 }
 
 /**

@@ -127,7 +127,7 @@ export class SourceGuard implements SourceHealthProvider {
     const layout = new LakeLayout(lakeRoot)
     const snapshot = { ...health, updatedAt: new Date().toISOString() }
     this.writes = this.writes
-      .then(() => writeFileAtomic(layout.tmpDir, join(layout.stateDir, 'health', `${health.source}.json`), JSON.stringify(snapshot, null, 2)))
+      .then(() => writeFileAtomic(layout.tmpDir, layout.healthFile(health.source), JSON.stringify(snapshot, null, 2)))
       .catch((error: unknown) => this.logger.warn({ err: messageOf(error) }, 'could not record source health in the lake'))
   }
 
@@ -152,7 +152,7 @@ function stateName(state: CircuitState): SourceHealth['state'] {
 
 /** Breaker states a running coldpipe process recorded in the lake, for status from another process. */
 export async function readRecordedSourceHealth(lakeRoot: string): Promise<(SourceHealth & { updatedAt?: string })[]> {
-  const dir = join(new LakeLayout(lakeRoot).stateDir, 'health')
+  const dir = new LakeLayout(lakeRoot).healthDir
   const names = await readdir(dir).catch(() => [] as string[])
   const out: (SourceHealth & { updatedAt?: string })[] = []
   for (const name of names.filter((n) => n.endsWith('.json')).sort()) {

@@ -1,15 +1,19 @@
-import { unlink } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdir, rm, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Database } from '../../core/duckdb/index.ts'
 import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
-import type { CommitLog, LakeFile, Watermark } from '../../lake/index.ts'
+import { exportIdempotencyKey, exportWatermarkKey, LakeLayout, type CommitLog, type LakeFile, type Watermark } from '../../lake/index.ts'
 import { writeParquetToLake } from '../../lake/index.ts'
 import { chunkCsvBatches } from './csv-chunker.ts'
+import { attemptError } from './attempt-error.ts'
+import { guardReads } from './read-guard.ts'
 import type { ExportTableConfig } from './export-config.ts'
 import { ExportProgress } from './export-progress.ts'
 import { checkSchemaChange } from './schema-compat.ts'
-import type { SourceConnector, SourceTable } from './source-connector.ts'
+import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 
 export interface TableExportRequest {
   service: string
@@ -19,6 +23,10 @@ export interface TableExportRequest {
   forceFull: boolean
   cursorRange?: { from: string; to: string }
   asOf: string
+  /** No bytes from the source for this long while waiting for them: a stall (SOURCE_READ_TIMEOUT). */
+  readTimeoutMs: number
+  /** Stops the table at once: closes the source's read, interrupts DuckDB, removes this attempt's files. */
+  signal?: AbortSignal
 }
 
 export interface TableExportOutcome {
@@ -34,17 +42,32 @@ export interface TableExportOutcome {
 const temporalCursor = /^(DATE|TIMESTAMP|TIMESTAMPTZ)$/
 
 export function watermarkKey(service: string, table: string): string {
-  return `export:${service}.${table}`
+  return exportWatermarkKey(service, table)
 }
 
-/** Columns of the table's newest committed export files, the schema new files must stay compatible with. */
+/**
+ * Columns of the table's newest active export file, the schema new files must stay compatible with; a
+ * compacted file counts without the ordering columns compaction adds.
+ */
 function latestColumns(log: CommitLog, service: string, table: string): { name: string; type: string }[] | undefined {
-  const commits = log.all()
-  for (let i = commits.length - 1; i >= 0; i--) {
-    const file = commits[i]!.add.find((f) => f.origin === 'export' && f.service === service && f.table === table && f.columns)
-    if (file) return file.columns
+  let newest: { version: number; columns: { name: string; type: string }[] } | undefined
+  for (const file of log.activeFiles().values()) {
+    if (file.service !== service || file.table !== table || !file.columns || (file.origin !== 'export' && file.origin !== 'compaction')) continue
+    const version = log.addedIn(file.path) ?? -1
+    if (!newest || version > newest.version) newest = { version, columns: file.columns }
   }
-  return undefined
+  return newest?.columns.filter((c) => c.name !== '_cp_seq' && c.name !== '_cp_run_id')
+}
+
+/** The lake's layout with its scratch folder replaced by one of this attempt's own, removed as a whole at the end. */
+class AttemptLayout extends LakeLayout {
+  constructor(root: string, private readonly scratch: string) {
+    super(root)
+  }
+
+  override get tmpDir(): string {
+    return this.scratch
+  }
 }
 
 function selectedColumns(described: SourceTable, config: ExportTableConfig, service: string): SourceTable {
@@ -63,8 +86,11 @@ function selectedColumns(described: SourceTable, config: ExportTableConfig, serv
 }
 
 /**
- * Exports one table inside the source's consistent read: streams CSV chunks into `_tmp/`, converts each
- * finished chunk to Parquet with DuckDB while the next one streams, then makes them visible in one commit.
+ * Exports one table inside the source's consistent read: streams CSV chunks into a scratch folder of this
+ * attempt's own under `_tmp/`, converts each finished chunk to Parquet with DuckDB while the next one
+ * streams, then makes them visible in one commit, conditional on the table's watermark being what it was
+ * when the table began (one writer per table). Any failure removes the attempt's scratch folder and parts
+ * and throws a coded error naming source and table; nothing of a failed attempt is committed.
  */
 export async function exportTable(
   source: SourceConnector,
@@ -74,10 +100,13 @@ export async function exportTable(
   logger: Logger,
 ): Promise<TableExportOutcome> {
   const { service, runId, table: config } = request
-  const key = `export:${runId}:${service}.${config.name}`
+  const key = exportIdempotencyKey(runId, service, config.name)
   const described = selectedColumns(await source.describeTable(config.name), config, service)
   const mode = request.forceFull ? 'full' : config.mode
-  const previousMark = log.watermarks().get(watermarkKey(service, config.name))
+  const markKey = watermarkKey(service, config.name)
+  // Other runs (other processes, other machines) may have committed since this run opened the log.
+  await log.refresh()
+  const previousMark = log.watermark(markKey)
   const watermarkBefore = previousMark?.position ?? null
 
   const existing = log.findByKey(key)
@@ -131,17 +160,28 @@ export async function exportTable(
   const selectList = described.columns
     .map((c) => `${c.convertExpr.replace(/\$col/g, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`)
     .join(', ')
-  const layout = log.layout
-  const csv = await source.streamCsv(described, predicates.length ? predicates.join(' AND ') : undefined, config.chunkRows)
+  const scratch = join(log.layout.tmpDir, `export-${randomUUID()}`)
+  const layout = new AttemptLayout(log.layout.root, scratch)
+  const where = { source: service, table: config.name }
+  const partPaths: string[] = []
+  const interrupt = (): void => db.interrupt()
+  request.signal?.addEventListener('abort', interrupt, { once: true })
+  let csv: CsvStream | undefined
   let rows: number
   try {
+    await mkdir(scratch, { recursive: true })
+    csv = await source.streamCsv(described, predicates.length ? predicates.join(' AND ') : undefined, config.chunkRows)
+    const stream = csv
+    const stop = (): void => void stream.close()
     rows = await chunkCsvBatches(
-      csv.batches,
-      layout.tmpDir,
+      guardReads(stream.batches, { readTimeoutMs: request.readTimeoutMs, context: where, giveUp: stop, ...(request.signal ? { signal: request.signal } : {}) }),
+      scratch,
       config.chunkRows,
       async (chunk) => {
+        const relativePath = layout.exportFile({ service, table: config.name, runId, part: chunk.index })
+        const partPath = layout.absolute(relativePath)
         try {
-          const relativePath = layout.exportFile({ service, table: config.name, runId, part: chunk.index })
+          partPaths.push(partPath)
           const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true)`
           const written = await writeParquetToLake(db, layout, `SELECT ${selectList} FROM ${read}`, relativePath)
           if (written.rows !== chunk.rows) {
@@ -168,41 +208,60 @@ export async function exportTable(
             part: chunk.index,
           })
           progress.chunkWritten()
+        } catch (error) {
+          // Coded here, where the file being written is known.
+          throw attemptError(error, where, partPath, request.signal)
         } finally {
           await unlink(chunk.path).catch(() => undefined)
         }
       },
       (n) => progress.add(n),
+      // A failed conversion stops the source now instead of after the next chunk has streamed in.
+      stop,
     )
+  } catch (error) {
+    await removeAll(partPaths)
+    throw attemptError(error, where, scratch, request.signal)
   } finally {
     progress.done()
-    csv.close()
+    request.signal?.removeEventListener('abort', interrupt)
+    await csv?.close()
+    await rm(scratch, { recursive: true, force: true })
   }
 
   // A cursor-range re-export does not move the watermark; nor does a run that found nothing new.
   const watermarkAfter = request.cursorRange ? watermarkBefore : (maxOf(watermarkBefore, maxCursor, cursor?.duckType ?? '') ?? watermarkBefore)
   const watermark: Watermark = {
-    key: watermarkKey(service, config.name),
+    key: markKey,
     service,
     table: config.name,
     kind: mode === 'full' && !cursor ? 'export-full' : 'export-cursor',
     position: watermarkAfter,
     asOf: request.asOf,
   }
-  const remove =
-    mode === 'full'
-      ? [...log.activeFiles().values()].filter((f) => f.origin === 'export' && f.service === service && f.table === config.name).map((f) => f.path)
-      : []
   files.sort((a, b) => (a.part ?? 0) - (b.part ?? 0))
-  const result = await log.commit({
-    kind: 'export',
-    runId,
-    idempotencyKey: key,
-    add: files,
-    remove,
-    watermarks: request.cursorRange ? [] : [watermark],
-    info: { source: service, table: config.name, mode, rows },
-  })
+  let result: Awaited<ReturnType<CommitLog['commit']>>
+  try {
+    if (request.signal?.aborted) throw request.signal.reason
+    result = await log.commit({
+      kind: 'export',
+      runId,
+      idempotencyKey: key,
+      add: files,
+      // Decided at the commit's own version: files a compaction (which does not move the watermark) put in
+      // place meanwhile, even from another process, are replaced too.
+      ...(mode === 'full' ? { replaceExportsOf: { service, table: config.name } } : {}),
+      watermarks: request.cursorRange ? [] : [watermark],
+      // One writer per table: if another run committed this table since it began here (same position or
+      // not: its asOf differs), this commit is refused and the other run's files stay the active ones.
+      expectWatermarks: { [markKey]: watermarkBefore },
+      expectWatermarkAsOf: { [markKey]: previousMark?.asOf ?? null },
+      info: { source: service, table: config.name, mode, rows },
+    })
+  } catch (error) {
+    await removeAll(partPaths)
+    throw attemptError(error, where, log.layout.logDir, request.signal)
+  }
   return {
     mode,
     rows,
@@ -224,4 +283,8 @@ function maxOf(a: string | null, b: string | null, duckType: string): string | n
   }
   if (/TIMESTAMP|DATE/.test(duckType)) return Date.parse(a.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) >= Date.parse(b.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) ? a : b
   return a >= b ? a : b
+}
+
+async function removeAll(paths: string[]): Promise<void> {
+  await Promise.all(paths.map((path) => unlink(path).catch(() => undefined)))
 }

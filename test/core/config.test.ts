@@ -122,4 +122,13 @@ describe('loadConfig', () => {
     expect(error.code).toBe('CONFIG_NOT_FOUND')
     expect(error.message).toContain('/nonexistent/coldpipe.yaml')
   })
+
+  it('schedules compaction and retention unless the file gives other schedules; publish stays manual', async () => {
+    const plain = loadConfig(await configFile('lake: ./lake\nwarehouse: ./wh\n'))
+    expect(plain.jobs.compaction).toEqual({ schedule: '*/15 * * * *', timezone: 'UTC' })
+    expect(plain.jobs.retention).toEqual({ schedule: '30 3 * * *', timezone: 'UTC' })
+    expect(plain.jobs.publish).toBeUndefined()
+    const own = loadConfig(await configFile('lake: ./lake\nwarehouse: ./wh\njobs:\n  compaction: { schedule: "0 * * * *" }\n'))
+    expect(own.jobs.compaction).toEqual({ schedule: '0 * * * *', timezone: 'UTC' })
+  })
 })

@@ -19,7 +19,8 @@ interface ReportAnswer {
 }
 
 describe('coldpipe demo', () => {
-  it('exports every shop table, publishes, serves reports, lets `coldpipe sql` read alongside, and lands simulated changes', async () => {
+  // Three embedded databases, the broker, exports and a publish: about 35 s idle, much longer on a loaded machine.
+  it('exports every shop table, publishes, serves reports, lets `coldpipe sql` read alongside, and lands simulated changes', { timeout: 240_000 }, async () => {
     const dataDir = join(await tempDir(), 'demo')
     const lines: string[] = []
     const demo = await runDemo({ dataDir, port: 0, logger: silentLogger, rateEventsPerSecond: 200, say: (line) => lines.push(line) })

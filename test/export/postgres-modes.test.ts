@@ -23,7 +23,7 @@ describe('postgres export modes', () => {
     expect(first?.files).toHaveLength(3)
     let log = await CommitLog.open(lake)
     expect(log.watermarks().get('export:ordering.orders')).toMatchObject({ kind: 'export-cursor', position: '2026-01-01 00:41:40+00', asOf: first?.asOf })
-    expect(log.all().at(-1)?.add[0]).toMatchObject({ key: ['id'], cursor: 'updated_at', mode: 'incremental', columns: [{ name: 'id', type: 'BIGINT' }, { name: 'status', type: 'VARCHAR' }, { name: 'updated_at', type: 'TIMESTAMPTZ' }] })
+    expect((await log.readCommit(log.latestVersion))?.add[0]).toMatchObject({ key: ['id'], cursor: 'updated_at', mode: 'incremental', columns: [{ name: 'id', type: 'BIGINT' }, { name: 'status', type: 'VARCHAR' }, { name: 'updated_at', type: 'TIMESTAMPTZ' }] })
 
     // An update, an insert, and a row committed late whose cursor is 30 s behind the watermark (inside the 60 s lag).
     await client.query(`UPDATE orders SET status = 'paid', updated_at = '2026-01-01 01:00:00+00' WHERE id = 7`)

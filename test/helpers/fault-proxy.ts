@@ -4,7 +4,7 @@ import { onTestFinished } from 'vitest'
 /** Which way bytes flow: `down` from the server to coldpipe (query results, fetches), `up` the other way. */
 export type Direction = 'down' | 'up'
 
-type Fault = { kind: 'cut' | 'stall'; direction: Direction; afterBytes: number } | undefined
+type Fault = { kind: 'cut' | 'stall'; direction: Direction; afterBytes: number; repeat?: boolean } | undefined
 
 export interface FaultProxy {
   port: number
@@ -16,6 +16,8 @@ export interface FaultProxy {
   readonly connections: number
   /** Once `afterBytes` more bytes have flowed `direction`, resets every open connection (a cut mid-stream). */
   cutAfter(afterBytes: number, direction?: Direction): void
+  /** Like cutAfter, re-armed after every cut until heal(): every attempt dies after `afterBytes`. */
+  cutEvery(afterBytes: number, direction?: Direction): void
   /** Once `afterBytes` more bytes have flowed `direction`, stops forwarding (sockets stay open) until heal(). */
   stallAfter(afterBytes: number, direction?: Direction): void
   /** Caps forwarding at `bytesPerSecond` each way, until heal(). */
@@ -50,7 +52,8 @@ export async function faultProxy(target: { host: string; port: number }): Promis
 
   const fire = (): void => {
     const current = fault
-    fault = undefined
+    fault = current?.repeat ? current : undefined
+    if (current?.repeat) faultStart = bytes[current.direction]
     if (current?.kind === 'cut') {
       for (const pair of pairs) {
         pair.client.resetAndDestroy()
@@ -126,8 +129,8 @@ export async function faultProxy(target: { host: string; port: number }): Promis
     port = (next.address() as AddressInfo).port
   }
 
-  const arm = (kind: 'cut' | 'stall', afterBytes: number, direction: Direction): void => {
-    fault = { kind, direction, afterBytes }
+  const arm = (kind: 'cut' | 'stall', afterBytes: number, direction: Direction, repeat = false): void => {
+    fault = { kind, direction, afterBytes, repeat }
     faultStart = bytes[direction]
     if (afterBytes <= 0) fire()
   }
@@ -153,6 +156,7 @@ export async function faultProxy(target: { host: string; port: number }): Promis
       return connections
     },
     cutAfter: (afterBytes, direction = 'down') => arm('cut', afterBytes, direction),
+    cutEvery: (afterBytes, direction = 'down') => arm('cut', afterBytes, direction, true),
     stallAfter: (afterBytes, direction = 'down') => arm('stall', afterBytes, direction),
     slow: (rate) => {
       bytesPerSecond = rate

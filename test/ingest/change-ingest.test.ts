@@ -75,7 +75,7 @@ describe('change ingest through the dev broker', () => {
     if (process.env.DEBUG_INGEST) {
       const { CommitLog } = await import('../../lake/index.ts')
       const log = await CommitLog.open(lake)
-      for (const c of log.all()) console.log(c.version, c.idempotencyKey, c.info, c.add.map((f) => [f.path.split('/').pop(), f.rows]))
+      for (const c of await Promise.all(Array.from({ length: log.latestVersion + 1 }, (_, v) => log.readCommit(v)))) if (c) console.log(c.version, c.idempotencyKey, c.info, c.add.map((f) => [f.path.split('/').pop(), f.rows]))
       console.log(rows.map((r) => `${r._cp_partition}:${r._cp_offset}:${r._cp_op}:${r.id}`).join(' '))
     }
     expect(Object.fromEntries(columns.map((c) => [c.name, c.type]))).toMatchObject({ total: 'DECIMAL(12,2)', order_date: 'DATE', updated_at: 'TIMESTAMP' })

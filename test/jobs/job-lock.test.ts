@@ -1,26 +1,11 @@
-import { spawn } from 'node:child_process'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { onTestFinished, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { isColdpipeError } from '../../core/errors.ts'
 import { JobLocks, JobRunner, RunHistory } from '../../jobs/index.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { waitFor } from '../helpers/wait-for.ts'
-
-const root = new URL('../..', import.meta.url).pathname
-
-/** Starts the hold-job fixture in its own process; resolves with its run id once it holds the lock. */
-async function holderProcess(lakeRoot: string, jobId: string, leaseMs: number): Promise<{ runId: string; kill(): void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/jobs/fixtures/hold-job.ts'), lakeRoot, jobId, String(leaseMs)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  onTestFinished(() => void child.kill('SIGKILL'))
-  let out = ''
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-  const runId = await waitFor(() => (out.includes('\n') ? out.trim() : undefined), { timeoutMs: 20_000, message: 'holder process started its job' })
-  return { runId, kill: () => void child.kill('SIGKILL') }
-}
+import { holderProcess } from './holder-process.ts'
 
 describe('job locks in the lake', () => {
   it('creates <lake>/_state/locks/<job>.json put-if-absent and refuses a second holder', async () => {
@@ -68,10 +53,10 @@ describe('job locks in the lake', () => {
       return Date.now() > waitedUntil
     }, { timeoutMs: 20_000, intervalMs: 200 })
 
-    holder.kill()
+    await holder.kill()
     const record = await waitFor(async () => runner.run(job, { trigger: 'schedule' }), { timeoutMs: 20_000, intervalMs: 100, message: 'lock taken over' })
     expect(record).toMatchObject({ status: 'succeeded', rows: 7, owner: 'survivor' })
     const dead = await new RunHistory(lake).get('export:ordering', holder.runId)
     expect(dead).toMatchObject({ status: 'failed', error: { code: 'JOB_ABANDONED' } })
-  })
+  }, 240_000)
 })

@@ -194,7 +194,7 @@ describe('job runner', () => {
     expect(() => createJobMetrics(registry)).not.toThrow()
   })
 
-  it('on close aborts running jobs, records them failed, and does not wait forever for one that ignores the signal', async () => {
+  it('on close aborts running jobs, records them failed, and records one that ignores the signal failed after the grace', async () => {
     const lake = await tempDir()
     const r = runner(lake)
     const polite: Job = {
@@ -209,6 +209,8 @@ describe('job runner', () => {
     if (!a.started) throw new Error('not started')
     expect(await a.done).toMatchObject({ status: 'failed', error: { code: 'JOB_FAILED', message: 'coldpipe is shutting down' } })
     expect(await r.locks.read('export:ordering')).toBeUndefined()
-    expect((await new RunHistory(lake).latest('publish'))?.status).toBe('running')
+    // The stubborn one is not left shown running: recorded failed (shutdown) and its lock released.
+    expect(await new RunHistory(lake).latest('publish')).toMatchObject({ status: 'failed', error: { code: 'JOB_FAILED', message: 'coldpipe is shutting down', context: { reason: 'shutdown' } } })
+    expect(await r.locks.read('publish')).toBeUndefined()
   })
 })

@@ -84,9 +84,39 @@ describe('coldpipe jobs', () => {
       ['export:ordering', '0 2 * * *', 'Europe/Berlin'],
       ['export:catalog', '30 2 * * *', 'UTC'],
       ['publish', '0 4 * * *', 'UTC'],
-      ['compaction', undefined, undefined],
-      ['retention', undefined, undefined],
+      // Maintenance is scheduled by default, so a lake left alone stays within its bounds.
+      ['compaction', '*/15 * * * *', 'UTC'],
+      ['retention', '30 3 * * *', 'UTC'],
     ])
+  })
+
+  it('shows a run left running by a process that is gone as abandoned in jobs history and jobs list', async () => {
+    const world = await statusWorld(new Date())
+    const { deps } = await realStages(world.lake)
+    const history = new RunHistory(world.lake)
+    // As a killed process leaves it: the record says running, and no lock backs it any more.
+    await history.write({ job: 'export:ordering', kind: 'export', runId: 'export-dead-1', trigger: 'schedule', startedAt: new Date().toISOString(), status: 'running', attempts: 1, owner: 'gone-host:1:deadbeef' })
+    const runs = await cli(world.configFile, deps, 'jobs', 'history', 'export:ordering')
+    expect(runs).toMatch(/export:ordering +export-dead-1 +schedule .* abandoned +1 +- +JOB_ABANDONED: run export-dead-1 of job export:ordering was left running by gone-host:1:deadbeef/)
+    expect(await cli(world.configFile, deps, 'jobs', 'list')).toMatch(/export:ordering .* abandoned /)
+    // Only shown so: the record is marked by the next scheduler start or run of the job.
+    expect((await history.get('export:ordering', 'export-dead-1'))?.status).toBe('running')
+  })
+
+  it('takes run deadlines per kind from jobs.runTimeoutMs and per job from the export, table or job entry', async () => {
+    const world = await statusWorld(new Date())
+    const config = loadConfig(world.configFile)
+    expect(config.jobs.runTimeoutMs).toEqual({ export: 14_400_000, publish: 3_600_000, compaction: 7_200_000, retention: 3_600_000 })
+    config.exports[0]!.runTimeoutMs = 600_000
+    config.jobs.publish = { schedule: '0 4 * * *', timezone: 'UTC', runTimeoutMs: 120_000 }
+    const jobs = buildJobsFromConfig(config, {})
+    expect(Object.fromEntries(jobs.map((j) => [j.id, j.runTimeoutMs]))).toEqual({
+      'export:ordering': 600_000,
+      'export:catalog': undefined,
+      publish: 120_000,
+      compaction: undefined,
+      retention: undefined,
+    })
   })
 
   it('names the config field of a bad schedule', async () => {

@@ -69,7 +69,8 @@ describe('CommitLog', () => {
     const reader = await CommitLog.open(root)
     expect(reader.latestVersion).toBe(39)
     expect(reader.activeFiles().size).toBe(40)
-    expect(new Set(reader.all().map((c) => c.version)).size).toBe(40)
+    const versions = await Promise.all(Array.from({ length: 40 }, (_, v) => reader.readCommit(v).then((c) => c?.version)))
+    expect(versions).toEqual(Array.from({ length: 40 }, (_, v) => v))
   })
 
   it('refuses a log with a gap instead of silently skipping commits', async () => {
@@ -109,5 +110,5 @@ describe('atomic visibility across a crash', () => {
     const [row] = await db.all<{ n: bigint; total: bigint }>(`select count(*) as n, sum(total) as total from read_parquet('${log.layout.absolute(only!.path)}')`)
     db.close()
     expect(row).toEqual({ n: 1000n, total: 999_000n })
-  })
+  }, 180_000) // three child processes, each starting tsx and DuckDB, on a loaded two-core machine
 })

@@ -20,8 +20,11 @@ export interface TypedBatch {
   columns: ColumnSpec[]
   /** One object per landed row, keyed by column name, holding what read_json casts into the column's type. */
   rows: Record<string, unknown>[]
-  /** Records that could not be typed, by their index in the input, with the reason. */
-  rejected: { index: number; reason: string }[]
+  /**
+   * Records that could not be typed, by their index in the input, with the reason; an undecodable value
+   * (bad base64, an impossible date, out of range) also names its `field` and has code INGEST_DECODE_FAILED.
+   */
+  rejected: { index: number; reason: string; field?: string; code?: 'INGEST_DECODE_FAILED' }[]
   /** The table's column types after this batch (inferred columns only ever widen). */
   tableTypes: Record<string, string>
 }
@@ -91,7 +94,7 @@ interface ColumnState {
  */
 export function typeChangeBatch(changes: { change: DecodedChange; at: RecordCoordinates }[], knownTypes: Record<string, string>): TypedBatch {
   const columns = new Map<string, ColumnState>()
-  const rejected: { index: number; reason: string }[] = []
+  const rejected: TypedBatch['rejected'] = []
   const wires: (Record<string, unknown> | undefined)[] = []
   const tableTypes: Record<string, string> = { ...knownTypes }
 
@@ -109,7 +112,12 @@ export function typeChangeBatch(changes: { change: DecodedChange; at: RecordCoor
           const name = field.spec.name
           if (reserved.has(name)) continue
           const value = row[name]
-          wire[name] = value === null || value === undefined ? null : field.convert(value)
+          try {
+            wire[name] = value === null || value === undefined ? null : field.convert(value)
+          } catch (error) {
+            if (isValueTypeError(error)) throw new UndecodableValue(name, error.message)
+            throw error
+          }
           planned.push([name, field.spec, true])
         }
       } else {
@@ -137,6 +145,11 @@ export function typeChangeBatch(changes: { change: DecodedChange; at: RecordCoor
         }
       }
     } catch (error) {
+      if (error instanceof UndecodableValue) {
+        rejected.push({ index, reason: `column ${error.field}: ${error.message}`, field: error.field, code: 'INGEST_DECODE_FAILED' })
+        wires.push(undefined)
+        return
+      }
       if (error instanceof TypeConflict || isValueTypeError(error)) {
         rejected.push({ index, reason: (error as Error).message })
         wires.push(undefined)
@@ -184,3 +197,12 @@ export function typeChangeBatch(changes: { change: DecodedChange; at: RecordCoor
 }
 
 class TypeConflict extends Error {}
+
+class UndecodableValue extends Error {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason)
+  }
+}

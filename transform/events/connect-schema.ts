@@ -1,3 +1,5 @@
+import { failValue, maxEpochDay, maxEpochSecond, minEpochDay, minEpochSecond, strictBase64, strictInteger, strictIsoInstant, ValueTypeError } from './strict-values.ts'
+
 /**
  * Kafka Connect schemas (as Debezium's JSON converter writes them) to DuckDB column types, and each
  * field's JSON value to the text DuckDB's read_json casts exactly into that type.
@@ -52,29 +54,24 @@ const primitiveTypes: Record<string, string> = {
   bytes: 'BLOB',
 }
 
-class ValueTypeError extends Error {}
-
-/** Raised by converters; the decoder turns it into a dead letter naming the column. */
+/** Raised by converters; batch typing turns it into a dead letter naming the column. */
 export function isValueTypeError(error: unknown): error is Error {
   return error instanceof ValueTypeError
 }
 
-function fail(expected: string, value: unknown): never {
-  throw new ValueTypeError(`expected ${expected}, got ${JSON.stringify(value)?.slice(0, 80)}`)
-}
+const fail = failValue
 
-function asInteger(value: unknown): bigint {
-  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value)
-  if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value)
-  return fail('an integer', value)
+function asInteger(value: unknown, connectType = 'int64'): bigint {
+  return strictInteger(value, connectType)
 }
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0')
 }
 
-/** Days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian, like Debezium). */
+/** Days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian, like Debezium); years 0001 to 9999 only. */
 export function epochDaysToDate(days: number): string {
+  if (!Number.isInteger(days) || days < minEpochDay || days > maxEpochDay) fail('a date in years 0001 to 9999 (days since 1970-01-01)', days)
   const date = new Date(days * 86_400_000)
   const year = date.getUTCFullYear()
   const y = year < 0 ? `-${String(-year).padStart(4, '0')}` : String(year).padStart(4, '0')
@@ -89,6 +86,7 @@ export function epochToTimestamp(count: bigint, unitsPerSecond: bigint, fraction
     fraction += unitsPerSecond
     seconds -= 1n
   }
+  if (seconds < minEpochSecond || seconds > maxEpochSecond) fail('a timestamp in years 0001 to 9999', String(count))
   const date = new Date(Number(seconds) * 1000)
   const iso = date.toISOString() // YYYY-MM-DDTHH:MM:SS.000Z (years past 9999 are out of DuckDB's range anyway)
   const base = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
@@ -96,14 +94,23 @@ export function epochToTimestamp(count: bigint, unitsPerSecond: bigint, fraction
   return `${base}.${String(fraction).padStart(fractionDigits, '0')}`
 }
 
+/** A time of day from a count since midnight: 00:00:00 up to 24:00:00 (which Postgres and DuckDB allow), nothing else. */
 function timeOfDay(count: bigint, unitsPerSecond: bigint, fractionDigits: number): string {
+  const day = 86_400n * unitsPerSecond
+  if (count < 0n || count > day) fail('a time of day (00:00:00 to 24:00:00)', String(count))
+  if (count === day) return `24:00:00${fractionDigits > 0 ? `.${'0'.repeat(fractionDigits)}` : ''}`
   return epochToTimestamp(count, unitsPerSecond, fractionDigits).slice(11)
 }
 
-/** Big-endian two's-complement bytes (base64, as the JSON converter writes them) to an exact decimal string. */
+/**
+ * Big-endian two's-complement bytes (base64, as the JSON converter writes them) to an exact decimal
+ * string. Text that is not strictly valid base64, or no bytes at all (Java's BigInteger always writes at
+ * least one), is undecodable.
+ */
 export function decodeDecimalBytes(base64: string, scale: number): string {
-  const bytes = Buffer.from(base64, 'base64')
-  if (bytes.length === 0) return '0'
+  if (!Number.isInteger(scale)) fail('an integer decimal scale', scale)
+  const bytes = strictBase64(base64, 'decimal bytes')
+  if (bytes.length === 0) fail('decimal bytes (at least one byte)', base64)
   let unscaled = BigInt(`0x${bytes.toString('hex')}`)
   if (bytes[0]! & 0x80) unscaled -= 1n << BigInt(bytes.length * 8)
   return formatUnscaled(unscaled, scale)
@@ -117,12 +124,30 @@ export function formatUnscaled(unscaled: bigint, scale: number): string {
   return `${negative ? '-' : ''}${padded.slice(0, -scale)}.${padded.slice(-scale)}`
 }
 
-function decimalConverter(scale: number): ValueConverter {
+/** Whether exact decimal text fits DECIMAL(precision, scale) (the column DuckDB casts it into). */
+function fitsDecimal(text: string, type: string): boolean {
+  const match = /^DECIMAL\((\d+),(\d+)\)$/.exec(type)
+  if (!match) return true
+  const [whole = '', fraction = ''] = text.replace(/^-/, '').split('.')
+  const integerDigits = whole.replace(/^0+/, '').length
+  return integerDigits <= Number(match[1]) - Number(match[2]) && fraction.replace(/0+$/, '').length <= Number(match[2])
+}
+
+const plainDecimal = /^-?\d+(\.\d+)?$/
+
+function decimalConverter(scale: number, type: string): ValueConverter {
   return (value) => {
-    if (typeof value === 'string') return decodeDecimalBytes(value, scale)
-    if (typeof value === 'number') return String(value)
-    return fail('decimal bytes (base64)', value)
+    let text: string
+    if (typeof value === 'string') text = decodeDecimalBytes(value, scale)
+    else if (typeof value === 'number' && Number.isFinite(value) && plainDecimal.test(String(value))) text = String(value)
+    else return fail('decimal bytes (base64)', value)
+    return fitsDecimal(text, type) ? text : fail(type, text)
   }
+}
+
+/** decimal.handling.mode=string with the source type: the text must be a plain decimal that fits (not NaN, not 1e5). */
+function decimalTextConverter(type: string): ValueConverter {
+  return (value) => (typeof value === 'string' && plainDecimal.test(value) && fitsDecimal(value, type) ? value : fail(type, value))
 }
 
 function decimalType(precision: number | undefined, scale: number): string {
@@ -140,7 +165,7 @@ function primitiveConverter(type: string): ValueConverter {
     case 'int16':
     case 'int32':
     case 'int64':
-      return (value) => String(asInteger(value))
+      return (value) => String(asInteger(value, type))
     case 'float32':
     case 'float64':
       return (value) => {
@@ -153,11 +178,14 @@ function primitiveConverter(type: string): ValueConverter {
     case 'string':
       return (value) => (typeof value === 'string' ? value : fail('a string', value))
     case 'bytes':
-      return (value) => (typeof value === 'string' ? value : fail('base64 bytes', value))
+      // Passed on as text for DuckDB's from_base64, which would refuse a whole batch over one bad value.
+      return (value) => (typeof value === 'string' && strictBase64(value) ? value : fail('base64 bytes', value))
     default:
       return identity
   }
 }
+
+const zonedTimePattern = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)$/
 
 const blobWire = { wireType: 'VARCHAR', wireExpr: 'from_base64($)' }
 
@@ -184,7 +212,7 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
     case 'io.debezium.time.IsoTimestamp':
       return {
         spec: { name, type: 'TIMESTAMPTZ' },
-        convert: (v) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? v : fail('an ISO-8601 timestamp', v)),
+        convert: (v) => (typeof v === 'string' ? strictIsoInstant(v) : undefined) ?? fail('an ISO-8601 timestamp', v),
       }
     case 'io.debezium.time.Time':
     case 'org.apache.kafka.connect.data.Time':
@@ -195,7 +223,11 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
       // DuckDB TIME has microsecond resolution.
       return { spec: { name, type: 'TIME' }, convert: (v) => timeOfDay(asInteger(v) / 1000n, 1_000_000n, 6) }
     case 'io.debezium.time.ZonedTime':
-      return { spec: { name, type: 'TIMETZ' }, convert: primitiveConverter('string') }
+      // DuckDB reads HH:MM:SS[.f]±HH[:MM] but not a trailing Z (which Debezium writes for UTC).
+      return {
+        spec: { name, type: 'TIMETZ' },
+        convert: (v) => (typeof v === 'string' && zonedTimePattern.test(v) ? v.replace(/Z$/, '+00') : fail('a time with offset (HH:MM:SS[.f]Z or ±HH:MM)', v)),
+      }
     case 'io.debezium.time.Year':
       return { spec: { name, type: 'INTEGER' }, convert: primitiveConverter('int32') }
     case 'io.debezium.time.MicroDuration':
@@ -203,7 +235,8 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
     case 'org.apache.kafka.connect.data.Decimal': {
       const scale = Number(params.scale ?? 0)
       const precision = params['connect.decimal.precision'] === undefined ? undefined : Number(params['connect.decimal.precision'])
-      return { spec: { name, type: decimalType(precision, scale) }, convert: decimalConverter(scale) }
+      const type = decimalType(precision, scale)
+      return { spec: { name, type }, convert: decimalConverter(scale, type) }
     }
     case 'io.debezium.data.VariableScaleDecimal':
       // The scale changes per value, so no one DECIMAL(p,s) fits every row: exact text.
@@ -212,7 +245,9 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
         convert: (v) => {
           const struct = v as { scale?: unknown; value?: unknown } | null
           if (!struct || typeof struct !== 'object' || typeof struct.value !== 'string') return fail('{scale, value} variable-scale decimal', v)
-          return decodeDecimalBytes(struct.value, Number(struct.scale ?? 0))
+          const scale = struct.scale ?? 0
+          if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 0 || scale > 1000) return fail('an integer scale', struct.scale)
+          return decodeDecimalBytes(struct.value, scale)
         },
       }
     case 'io.debezium.data.Json':
@@ -242,7 +277,8 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
   if ((sourceType === 'NUMERIC' || sourceType === 'DECIMAL') && schema.type === 'string' && params['__debezium.source.column.scale'] !== undefined) {
     const precision = Number(params['__debezium.source.column.length'])
     const scale = Number(params['__debezium.source.column.scale'])
-    return { spec: { name, type: decimalType(Number.isFinite(precision) ? precision : undefined, scale) }, convert: primitiveConverter('string') }
+    const type = decimalType(Number.isFinite(precision) ? precision : undefined, scale)
+    return { spec: { name, type }, convert: type === 'VARCHAR' ? primitiveConverter('string') : decimalTextConverter(type) }
   }
   const primitive = primitiveTypes[schema.type]
   if (primitive === 'BLOB') return { spec: { name, type: 'BLOB', ...blobWire }, convert: primitiveConverter('bytes') }

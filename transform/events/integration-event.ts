@@ -1,4 +1,5 @@
 import { DecodeError } from './debezium-envelope.ts'
+import { maxEpochSecond, minEpochSecond, strictIsoInstant } from './strict-values.ts'
 
 /** A plain integration event, unwrapped into the lake's event columns. */
 export interface DecodedEvent {
@@ -36,14 +37,12 @@ function toInstant(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) {
     // Seconds or milliseconds since the epoch: anything below 1e11 cannot be milliseconds of a recent date.
     const ms = Math.abs(value) < 1e11 ? value * 1000 : value
+    // Years 0001 to 9999 only: beyond them toISOString() throws or writes a form DuckDB does not read.
+    if (ms < Number(minEpochSecond) * 1000 || ms > Number(maxEpochSecond) * 1000) return undefined
     return new Date(ms).toISOString()
   }
-  if (typeof value === 'string' && value.length > 0) {
-    const ms = Date.parse(value)
-    if (Number.isNaN(ms)) return undefined
-    // Keep sub-millisecond digits the source wrote; DuckDB parses ISO-8601 with offsets.
-    return /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`
-  }
+  // Keeps sub-millisecond digits the source wrote; a date alone is midnight, no offset is UTC.
+  if (typeof value === 'string') return strictIsoInstant(value)
   return undefined
 }
 

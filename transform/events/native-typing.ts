@@ -1,6 +1,7 @@
 import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
 import type { ColumnSpec, TypedField } from './connect-schema.ts'
 import { changeMetadataColumns } from './batch-typing.ts'
+import { maxEpochDay, maxEpochSecond, minEpochDay, minEpochSecond, strictBase64Sql } from './strict-values.ts'
 
 /**
  * DuckDB-side typing of schema'd Debezium envelopes: read_json parses each payload straight into a
@@ -20,6 +21,14 @@ export interface NativeChangePlan {
 
 const sourceStruct = 'STRUCT(lsn BIGINT, "file" VARCHAR, pos BIGINT, ts_ms BIGINT, "txId" BIGINT, gtid VARCHAR, xid BIGINT)'
 
+/**
+ * `sql` when `ok` holds (or the value is null), else a failed statement: the batch then goes the JavaScript
+ * way, which sends just the offending record to the dead letters, as strict-values.ts decides.
+ */
+function guard(ref: string, ok: string, sql: string, what: string): string {
+  return `CASE WHEN ${ref} IS NULL OR (${ok}) THEN ${sql} ELSE error(${quoteLiteral(`undecodable ${what}`)}) END`
+}
+
 function decimalExpr(ref: string, precision: number, scale: number): string {
   const bytes = `from_base64(${ref})`
   const unscaled = `(('0x' || hex(${bytes}))::UBIGINT::HUGEINT - CASE WHEN get_bit(${bytes}::BIT, 0) = 1 THEN (1::HUGEINT << (8 * octet_length(${bytes}))) ELSE 0 END)`
@@ -35,12 +44,12 @@ function nativeField(field: TypedField, ref: string): [string, string] | undefin
   switch (schema.name) {
     case 'io.debezium.time.Date':
     case 'org.apache.kafka.connect.data.Date':
-      return ['INTEGER', `(DATE '1970-01-01' + ${ref})`]
+      return ['INTEGER', guard(ref, `${ref} BETWEEN ${minEpochDay} AND ${maxEpochDay}`, `(DATE '1970-01-01' + ${ref})`, 'date')]
     case 'io.debezium.time.Timestamp':
     case 'org.apache.kafka.connect.data.Timestamp':
-      return ['BIGINT', `epoch_ms(${ref})`]
+      return ['BIGINT', guard(ref, `${ref} BETWEEN ${minEpochSecond * 1000n} AND ${maxEpochSecond * 1000n + 999n}`, `epoch_ms(${ref})`, 'timestamp')]
     case 'io.debezium.time.MicroTimestamp':
-      return ['BIGINT', `make_timestamp(${ref})`]
+      return ['BIGINT', guard(ref, `${ref} BETWEEN ${minEpochSecond * 1_000_000n} AND ${maxEpochSecond * 1_000_000n + 999_999n}`, `make_timestamp(${ref})`, 'timestamp')]
     case 'io.debezium.time.NanoTimestamp':
       return ['BIGINT', `make_timestamp_ns(${ref})`]
     case 'io.debezium.time.ZonedTimestamp':
@@ -54,7 +63,7 @@ function nativeField(field: TypedField, ref: string): [string, string] | undefin
     case 'org.apache.kafka.connect.data.Decimal': {
       const match = /^DECIMAL\((\d+),(\d+)\)$/.exec(type)
       if (!match || Number(match[1]) > 18) return undefined // unscaled value may not fit 8 bytes
-      return ['VARCHAR', decimalExpr(ref, Number(match[1]), Number(match[2]))]
+      return ['VARCHAR', guard(ref, strictBase64Sql(ref), decimalExpr(ref, Number(match[1]), Number(match[2])), 'decimal bytes')]
     }
     case undefined:
       break
@@ -73,7 +82,7 @@ function nativeField(field: TypedField, ref: string): [string, string] | undefin
     case 'string':
       return [type, ref]
     case 'bytes':
-      return ['VARCHAR', `from_base64(${ref})`]
+      return ['VARCHAR', guard(ref, strictBase64Sql(ref), `from_base64(${ref})`, 'base64 bytes')]
     default:
       return undefined
   }

@@ -18,6 +18,8 @@ export interface DevBrokerOptions {
   port?: number
   /** Host name given to clients in Metadata; defaults to `host` (127.0.0.1 when listening on all interfaces). */
   advertisedHost?: string
+  /** Port given to clients in Metadata; defaults to the listening port (tests put a fault proxy in front). */
+  advertisedPort?: number
   /** Keeps topics, logs and committed offsets across restarts; omitted = memory only. */
   dataDir?: string
   /** Create unknown topics on Metadata and Produce (Kafka's auto.create.topics.enable). Default true. */
@@ -119,7 +121,7 @@ export async function startDevBroker(options: DevBrokerOptions = {}): Promise<De
     topics.close()
     throw error
   }
-  context.port = port
+  context.port = options.advertisedPort ?? port
   logger.info({ host, port, dataDir, clusterId: context.clusterId }, 'dev broker listening')
 
   let closing: Promise<void> | null = null

@@ -1,0 +1,40 @@
+import { ColdpipeError, isColdpipeError, messageOf } from '../../core/errors.ts'
+import { isDiskFullError } from '../../lake/index.ts'
+import { abortedError } from './read-guard.ts'
+
+/**
+ * The coded error a failed table attempt ends with, naming source and table: EXPORT_ABORTED once the run's
+ * signal fired (whatever the torn-down read or interrupted DuckDB said next), LAKE_DISK_FULL with the file
+ * being written for a full volume, coded errors as they are (with source and table added to their
+ * context), anything else EXPORT_FAILED.
+ */
+export function attemptError(error: unknown, where: { source: string; table: string }, writing: string, signal?: AbortSignal): ColdpipeError {
+  if (signal?.aborted) return isColdpipeError(error, 'EXPORT_ABORTED') ? error : abortedError(where, signal)
+  if (isDiskFullError(error)) {
+    if (isColdpipeError(error, 'LAKE_DISK_FULL') && error.context.table) return error
+    const path = errnoPath(error) ?? writing
+    return new ColdpipeError('LAKE_DISK_FULL', `source ${where.source}, table ${where.table}: no space left on the lake's volume writing ${path}`, {
+      cause: error,
+      context: { ...where, path },
+    })
+  }
+  if (isColdpipeError(error)) {
+    if (error.context.table !== undefined && error.context.source !== undefined) return error
+    // Lake and DuckDB errors know the file or statement but not which export they served.
+    return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: ${error.message}`, {
+      cause: error,
+      canRetry: error.canRetry,
+      context: { ...error.context, ...where },
+    })
+  }
+  return new ColdpipeError('EXPORT_FAILED', `source ${where.source}, table ${where.table}: ${messageOf(error)}`, { cause: error, context: where })
+}
+
+/** The file a Node fs error names (the chunker adds it where Node leaves it out), anywhere in the cause chain. */
+function errnoPath(error: unknown): string | undefined {
+  for (let at: unknown = error, depth = 0; at && depth < 8; at = (at as { cause?: unknown }).cause, depth++) {
+    const path = (at as NodeJS.ErrnoException).path
+    if (typeof path === 'string') return path
+  }
+  return undefined
+}

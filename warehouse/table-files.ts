@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { quoteIdent, quoteLiteral, type Database } from '../core/duckdb/index.ts'
+import { fsyncPath } from '../lake/index.ts'
+import { liveRowPredicate, type MergeKind } from '../transform/merge/index.ts'
+
+/**
+ * One source table as immutable Parquet files in `<warehouse>/tables/`, written by the publish that last
+ * changed it. A snapshot's DuckDB file holds only views over these files (and the read models), so a
+ * publish writes the tables that changed and merely re-points the views of the others.
+ */
+export interface TableFiles {
+  service: string
+  table: string
+  kind: MergeKind
+  key: string[]
+  /** Latest version per key with `_cp_*` columns and tombstones; relative to the warehouse folder. */
+  state: string
+  /** Every landed row, oldest file first; relative to the warehouse folder. */
+  history: string[]
+  /** Rows of the current-state view (live rows). */
+  rows: number
+  historyRows: number
+  stateColumns: string[]
+}
+
+export const tablesDirName = 'tables'
+export const stateSchema = '_cp_state'
+
+/** Above this many history files a table's history is rewritten as one file, so view binding stays flat. */
+export const maxHistoryFiles = 16
+
+function segment(value: string): string {
+  return value.replace(/[\/\\\0]/g, '_')
+}
+
+/** A new, never used name for one of a table's files: `tables/<service>/<table>/<snapshot>-<random>-<part>.parquet`. */
+export function newTableFile(t: { service: string; table: string }, snapshotId: number, part: 'state' | 'history'): string {
+  const name = `${String(snapshotId).padStart(8, '0')}-${randomUUID().slice(0, 8)}-${part}.parquet`
+  return [tablesDirName, segment(t.service), segment(t.table), name].join('/')
+}
+
+export function absoluteIn(warehouseDir: string, relativePath: string): string {
+  return join(warehouseDir, ...relativePath.split('/'))
+}
+
+/** Writes `selectSql` to a warehouse table file and makes it durable before any snapshot can reference it. */
+export async function writeTableFile(db: Database, selectSql: string, absolutePath: string): Promise<void> {
+  await mkdir(dirname(absolutePath), { recursive: true })
+  await db.run(`COPY (${selectSql}) TO ${quoteLiteral(absolutePath)} (FORMAT parquet, COMPRESSION zstd)`)
+  await fsyncPath(absolutePath)
+}
+
+export function readFilesSql(absolutePaths: string[]): string {
+  return `read_parquet([${absolutePaths.map(quoteLiteral).join(', ')}], union_by_name = true, hive_partitioning = false)`
+}
+
+/**
+ * The table's three relations in a snapshot: `_cp_state."<service>__<table>"`, `<service>."<table>__history"`
+ * and `<service>."<table>"` (current state without `_cp_*` columns and, unless soft deletes, without deleted rows).
+ * Paths are absolute: DuckDB resolves relative ones against the reader's working directory, not the file's.
+ */
+export async function createTableViews(db: Database, warehouseDir: string, t: TableFiles, softDeletes: boolean): Promise<void> {
+  const schema = quoteIdent(t.service)
+  const state = `${stateSchema}.${quoteIdent(`${t.service}__${t.table}`)}`
+  const history = `${schema}.${quoteIdent(`${t.table}__history`)}`
+  const current = `${schema}.${quoteIdent(t.table)}`
+  await db.run(`CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE SCHEMA IF NOT EXISTS ${stateSchema}`)
+  await db.run(`CREATE OR REPLACE VIEW ${state} AS SELECT * FROM ${readFilesSql([absoluteIn(warehouseDir, t.state)])}`)
+  await db.run(`CREATE OR REPLACE VIEW ${history} AS SELECT * FROM ${readFilesSql(t.history.map((p) => absoluteIn(warehouseDir, p)))}`)
+  await db.run(`CREATE OR REPLACE VIEW ${current} AS ${currentStateSelect(t, state, softDeletes)}`)
+}
+
+/** The current-state query over a state relation: `_cp_*` columns hidden, tombstones filtered unless soft deletes. */
+export function currentStateSelect(t: Pick<TableFiles, 'kind' | 'stateColumns'>, state: string, softDeletes: boolean): string {
+  const columns = new Set(t.stateColumns)
+  // Only CDC rows carry deletes; integration events (append-only) have no `_cp_op` / `_cp_deleted`.
+  const hasDeletes = t.kind === 'changes' && columns.has('_cp_op') && columns.has('_cp_deleted')
+  const excluded = t.stateColumns.filter((c) => c.startsWith('_cp_') && !(softDeletes && hasDeletes && c === '_cp_deleted'))
+  const exclude = excluded.length ? ` EXCLUDE (${excluded.map(quoteIdent).join(', ')})` : ''
+  const filter = softDeletes || !hasDeletes ? 'true' : liveRowPredicate(t.kind)
+  const softDeleteFix = softDeletes && hasDeletes ? ` REPLACE (coalesce(_cp_deleted, _cp_op = 'd', false) AS _cp_deleted)` : ''
+  return `SELECT *${exclude}${softDeleteFix} FROM ${state} WHERE ${filter}`
+}
