@@ -29,6 +29,12 @@ export interface DayRow {
    * however well maintenance works.
    */
   changeHistoryBytes: number
+  /**
+   * Data files on disk that are no longer active (removed by a newer export or compaction, or orphans),
+   * which retention deletes once they are past its grace period: for a history table this is the previous
+   * compaction output, a copy of the history up to `smallFileBytes` per table.
+   */
+  awaitingRetentionBytes: number
   rssMb: number
   lakeBytes: number
   warehouseBytes: number
@@ -95,7 +101,9 @@ export async function measureDay(p: {
   const perTable = new Map<string, number>()
   const changeTables = new Set((pipeline.config.changes?.topics ?? []).map((t) => `${t.service}.${t.table ?? 'events'}`))
   let changeHistoryBytes = 0
+  let activeBytes = 0
   for (const file of log!.activeFiles().values()) {
+    activeBytes += file.bytes
     const id = `${file.service}.${file.table}`
     perTable.set(id, (perTable.get(id) ?? 0) + 1)
     if (changeTables.has(id) || (file.origin === 'export' && file.mode === 'incremental')) changeHistoryBytes += file.bytes
@@ -158,6 +166,7 @@ export async function measureDay(p: {
     lakeBytes: Object.values(lakeBytesByDir).reduce((a, b) => a + b, 0),
     lakeBytesByDir,
     changeHistoryBytes,
+    awaitingRetentionBytes: Math.max(0, (lakeBytesByDir.raw ?? 0) + (lakeBytesByDir.compacted ?? 0) - activeBytes),
     warehouseBytes: await treeBytes(pipeline.warehousePath),
     eventsLanded: pipeline.ingest.stats().rowsLanded,
     failedRuns: p.failedRuns,

@@ -12,6 +12,7 @@ const columns: { head: string; cell: (r: DayRow) => string }[] = [
   { head: 'RSS MB', cell: (r) => String(r.rssMb) },
   { head: 'lake MB', cell: (r) => mb(r.lakeBytes) },
   { head: 'of it history MB', cell: (r) => mb(r.changeHistoryBytes) },
+  { head: 'awaiting retention MB', cell: (r) => mb(r.awaitingRetentionBytes) },
   { head: 'warehouse MB', cell: (r) => mb(r.warehouseBytes) },
   { head: 'events landed', cell: (r) => String(r.eventsLanded) },
   { head: 'failed runs', cell: (r) => String(r.failedRuns) },
@@ -63,8 +64,9 @@ function windowed(rows: DayRow[], day: number, pick: (r: DayRow) => number): num
  * (each the median of a three-day window, so days 28-30 against days 1-3 for a month), and active files
  * and lake bytes bounded: at the last day within 1.2x of their peak by the middle of the run, which a
  * quantity that grows with history (linearly) cannot meet. The lake keeps every row version by contract
- * (change events, incremental export runs), so the bytes judged are those beside that history; all bytes
- * and the history are shown as well.
+ * (change events, incremental export runs), so the bytes judged are those beside that history and beside
+ * the removed files retention has not reached yet (the previous compaction output of a history table is a
+ * copy of it, up to smallFileBytes); all bytes, the history and those files are shown as well.
  */
 export function verdict(rows: DayRow[], baseDay: number): Verdict {
   const last = rows.at(-1)!
@@ -95,7 +97,8 @@ export function verdict(rows: DayRow[], baseDay: number): Verdict {
     lines.push(`| ${name} (day ${last.day} vs peak by day ${mid}) | ${show(peak)} | ${show(end)} | ${(end / peak).toFixed(2)} | ${target} | ${judged ? (ok ? 'yes' : '**no**') : '—'} |`)
   }
   bounded('active lake files', (r) => r.activeFiles, String)
-  bounded('lake bytes beside the row-version history', (r) => r.lakeBytes - r.changeHistoryBytes, (v) => `${mb(v)} MB`)
+  bounded('lake bytes beside the history and files awaiting retention', (r) => r.lakeBytes - r.changeHistoryBytes - r.awaitingRetentionBytes, (v) => `${mb(v)} MB`)
+  bounded('files awaiting retention', (r) => r.awaitingRetentionBytes, (v) => `${mb(v)} MB`, false)
   bounded('lake bytes, all', (r) => r.lakeBytes, (v) => `${mb(v)} MB`, false)
   const dirs = [...new Set([...Object.keys(base.lakeBytesByDir), ...Object.keys(last.lakeBytesByDir)])].sort()
   const mb2 = (bytes: number): string => (bytes / 1024 / 1024).toFixed(2)
