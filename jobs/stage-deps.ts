@@ -1,7 +1,7 @@
 import type { ColdpipeConfig } from '../core/config/index.ts'
 import { ColdpipeError, errorDefinitions, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import { createExporter, SourceGuard, type ExportRunRecord } from '../ingest/export/index.ts'
+import { createExporter, SourceGuard, type Exporter, type ExportRunRecord } from '../ingest/export/index.ts'
 import { applyRetention, compact, publish, summarizeCompaction, summarizeRetention, type PublishResult } from '../warehouse/index.ts'
 import type { JobStageDeps } from './build-jobs.ts'
 import type { RunWarning } from './job-types.ts'
@@ -47,6 +47,31 @@ export function withQuarantineWarnings(result: PublishResult): PublishResult & {
 }
 
 /**
+ * The export stage over an exporter: job options to runExport's, a half cursor range refused, and any failed
+ * table failing the run. `onRecords` sees each attempt's records (the CLI prints the last as its summary).
+ */
+export function exportStage(exporter: Exporter, onRecords?: (records: ExportRunRecord[]) => void): NonNullable<JobStageDeps['runExport']> {
+  return async (source, options) => {
+    const range = options.cursorRange
+    if (range && (range.from === undefined || range.to === undefined)) {
+      throw new ColdpipeError('JOB_OPTIONS_INVALID', 'a backfill needs both ends of the cursor range (from and to)', {
+        context: { field: range.from === undefined ? 'cursorRange.from' : 'cursorRange.to' },
+      })
+    }
+    const records = await exporter.runExport(source, {
+      runId: options.runId,
+      logger: options.logger,
+      signal: options.signal,
+      ...(options.full ? { full: true } : {}),
+      ...(options.tables ? { tables: options.tables } : {}),
+      ...(range ? { cursorRange: { from: range.from!, to: range.to! } } : {}),
+    })
+    onRecords?.(records)
+    return failOnFailedTables(source, records)
+  }
+}
+
+/**
  * The real stages `coldpipe start` and `coldpipe jobs run` call: the exporter (one per process, one
  * breaker per source, state recorded in the lake for `coldpipe status`) and the warehouse stages.
  */
@@ -59,23 +84,7 @@ export const loadStageDeps: StageDepsLoader = async (config, logger, onShutdown)
   })
   return {
     sourceHealth: guard,
-    runExport: async (source, options) => {
-      const range = options.cursorRange
-      if (range && (range.from === undefined || range.to === undefined)) {
-        throw new ColdpipeError('JOB_OPTIONS_INVALID', 'a backfill needs both ends of the cursor range (from and to)', {
-          context: { field: range.from === undefined ? 'cursorRange.from' : 'cursorRange.to' },
-        })
-      }
-      const records = await exporter.runExport(source, {
-        runId: options.runId,
-        logger: options.logger,
-        signal: options.signal,
-        ...(options.full ? { full: true } : {}),
-        ...(options.tables ? { tables: options.tables } : {}),
-        ...(range ? { cursorRange: { from: range.from!, to: range.to! } } : {}),
-      })
-      return failOnFailedTables(source, records)
-    },
+    runExport: exportStage(exporter),
     publish: async (call) => withQuarantineWarnings(await publish({ lakeRoot: config.lake, warehouse: config.warehouse, models: config.models, logger: call.logger })),
     // Run records keep counts, not file lists, so they do not grow with the lake.
     compact: async (call) => summarizeCompaction(await compact({ lakeRoot: config.lake, logger: call.logger, runId: call.runId, ...(config.warehouse.maintenance ? { config: config.warehouse.maintenance.compaction } : {}) })),

@@ -2,7 +2,7 @@ import type { RegisterCommand } from '../command-context.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import { createExporter, type ExportRunRecord } from '../../ingest/export/index.ts'
 import { buildJobsFromConfig, createAlerter, describeJobsFromConfig, JobRunner, jobsDefaults, runnerSettings, type RunOptions } from '../../jobs/index.ts'
-import { failOnFailedTables } from '../../jobs/stage-deps.ts'
+import { exportStage } from '../../jobs/stage-deps.ts'
 
 function summary(records: ExportRunRecord[]): string {
   const header = ['table', 'mode', 'status', 'rows', 'bytes', 'watermark', 'seconds', 'error']
@@ -61,17 +61,7 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
       let records: ExportRunRecord[] = []
       const jobs = buildJobsFromConfig(config, {
         // The last attempt's records are the summary; a failed table fails the run (retried, recorded, alerted).
-        runExport: async (name, call) => {
-          records = await exporter.runExport(name, {
-            runId: call.runId,
-            logger: call.logger,
-            signal: call.signal,
-            ...(call.full ? { full: true } : {}),
-            ...(call.tables ? { tables: call.tables } : {}),
-            ...(call.cursorRange?.from !== undefined && call.cursorRange.to !== undefined ? { cursorRange: { from: call.cursorRange.from, to: call.cursorRange.to } } : {}),
-          })
-          return failOnFailedTables(name, records)
-        },
+        runExport: exportStage(exporter, (attempt) => (records = attempt)),
       })
       const job = pickJob(config, source, flags.table)
       const runner = new JobRunner({
