@@ -1,5 +1,3 @@
-import { Type, type Static } from '@sinclair/typebox'
-
 const hourMs = 3_600_000
 
 export const commitLogDefaults = {
@@ -18,16 +16,5 @@ export const commitLogDefaults = {
   expireOlderThanMs: 7 * 24 * hourMs,
 } as const
 
-const d = commitLogDefaults
-
-export const CommitLogConfigSchema = Type.Object(
-  {
-    checkpointEveryCommits: Type.Integer({ minimum: 2, default: d.checkpointEveryCommits }),
-    keepKeysForCommits: Type.Integer({ minimum: 0, default: d.keepKeysForCommits }),
-    keepTombstonesForMs: Type.Integer({ minimum: 0, default: d.keepTombstonesForMs }),
-    expireKeepCommits: Type.Integer({ minimum: 0, default: d.expireKeepCommits }),
-    expireOlderThanMs: Type.Integer({ minimum: 0, default: d.expireOlderThanMs }),
-  },
-  { additionalProperties: false, default: {} },
-)
-export type CommitLogConfig = Static<typeof CommitLogConfigSchema>
+/** The settings a commit log runs with; a lake stores its own in `_lake.json` (lake-settings.ts). */
+export type CommitLogConfig = { -readonly [K in keyof typeof commitLogDefaults]: number }

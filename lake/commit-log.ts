@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../core/logger.ts'
 import { commitLogDefaults, type CommitLogConfig } from './commit-log-config.ts'
 import { compactedFromOf, type Commit, type CommitDraft, type CommitLogStats, type CommitResult, type CorruptEntry, type LakeFile, type LakeSpan, type Tombstone, type Watermark } from './commit-types.ts'
 import { lakeFormatVersion, readLakeFormat, writeLakeFormat } from './lake-format.ts'
+import { effectiveLakeSettings, type LakeSettings } from './lake-settings.ts'
 import { LakeLayout } from './lake-layout.ts'
 import { LakeState } from './lake-state.ts'
 import { readCommitFile, readExpiredMarker, resolveBase, writeCheckpointFile } from './log-files.ts'
@@ -22,6 +23,8 @@ export interface CommitLogOptions extends Partial<CommitLogConfig> {
 }
 
 const maxCommitAttempts = 100
+/** Commit files read at once while opening. */
+const readBatch = 16
 
 /**
  * The lake's commit log: `_log/<version>.json`, one file per commit, created put-if-absent, and every
@@ -32,7 +35,10 @@ const maxCommitAttempts = 100
  */
 export class CommitLog {
   readonly layout: LakeLayout
-  private readonly config: CommitLogConfig
+  private readonly explicit: Partial<CommitLogConfig>
+  /** Defaults, then the lake's `_lake.json` settings (read at open), then the options given. */
+  private config: CommitLogConfig
+  private stored: LakeSettings = {}
   private readonly logger: Logger
   private readonly inspect: boolean
   /** The state at the latest version read. */
@@ -47,8 +53,9 @@ export class CommitLog {
 
   constructor(lakeRoot: string, options: CommitLogOptions = {}) {
     this.layout = new LakeLayout(lakeRoot)
-    const { logger, inspect, ...config } = options
-    this.config = { ...commitLogDefaults, ...config }
+    const { logger, inspect, ...explicit } = options
+    this.explicit = explicit
+    this.config = { ...commitLogDefaults, ...explicit }
     this.logger = logger ?? silentLogger
     this.inspect = inspect ?? false
   }
@@ -56,6 +63,8 @@ export class CommitLog {
   static async open(lakeRoot: string, options: CommitLogOptions = {}): Promise<CommitLog> {
     const log = new CommitLog(lakeRoot, options)
     const format = await readLakeFormat(log.layout)
+    log.stored = format?.settings ?? {}
+    log.config = { ...effectiveLakeSettings(log.stored), ...log.explicit }
     if (!log.inspect) {
       await mkdir(log.layout.logDir, { recursive: true })
       await mkdir(log.layout.tmpDir, { recursive: true })
@@ -76,6 +85,16 @@ export class CommitLog {
     } else {
       await writeLakeFormat(this.layout, new Date(), from !== undefined)
     }
+  }
+
+  /** The settings this log checkpoints and prunes by. */
+  get settings(): Readonly<CommitLogConfig> {
+    return this.config
+  }
+
+  /** The settings `_lake.json` holds (those not set there take the defaults). */
+  get storedSettings(): LakeSettings {
+    return { ...this.stored }
   }
 
   /** Latest committed version, or -1 for an empty lake. */
@@ -131,10 +150,21 @@ export class CommitLog {
     this.tail = []
     this.counters.checkpointVersion = state.version
     let read = 0
-    for (const version of commits) {
+    // Reading the files is most of an open's time (a file open per commit): they are read a batch at a
+    // time, concurrently, and applied in order.
+    const reads = new Map<number, Promise<Commit | undefined>>()
+    for (const [i, version] of commits.entries()) {
+      if (!reads.has(version)) {
+        for (const next of commits.slice(i, i + readBatch)) {
+          const pending = readCommitFile(this.layout, next)
+          pending.catch(() => undefined)
+          reads.set(next, pending)
+        }
+      }
       let commit: Commit | undefined
       try {
-        commit = await readCommitFile(this.layout, version)
+        commit = await reads.get(version)
+        reads.delete(version)
         if (!commit) {
           throw new ColdpipeError('LAKE_LOG_CORRUPT', `commit ${this.layout.commitFile(version)} disappeared while the log was read`, { context: { file: this.layout.commitFile(version), version } })
         }

@@ -2,15 +2,16 @@ import { unlink } from 'node:fs/promises'
 import { ColdpipeError, messageOf } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import { writeFileAtomic } from './atomic-file.ts'
-import { commitLogDefaults } from './commit-log-config.ts'
+import { readLakeFormat } from './lake-format.ts'
+import { effectiveLakeSettings } from './lake-settings.ts'
 import { LakeLayout } from './lake-layout.ts'
 import { LakeState } from './lake-state.ts'
 import { listLog, readCheckpointFile, readExpiredMarker } from './log-files.ts'
 
 export interface ExpireLogOptions {
-  /** Never expire any of this many latest commits. */
+  /** Never expire any of this many latest commits (default: the lake's `expireKeepCommits`). */
   keepCommits?: number
-  /** Never expire a commit younger than this. */
+  /** Never expire a commit younger than this (default: the lake's `expireOlderThanMs`). */
   olderThanMs?: number
   now?: Date
   logger?: Logger
@@ -43,8 +44,9 @@ async function remove(path: string): Promise<boolean> {
 export async function expireLog(lakeRoot: string, options: ExpireLogOptions = {}): Promise<ExpireLogResult> {
   const layout = new LakeLayout(lakeRoot)
   const logger = options.logger ?? silentLogger
-  const keepCommits = options.keepCommits ?? commitLogDefaults.expireKeepCommits
-  const olderThanMs = options.olderThanMs ?? commitLogDefaults.expireOlderThanMs
+  const settings = effectiveLakeSettings((await readLakeFormat(layout))?.settings)
+  const keepCommits = options.keepCommits ?? settings.expireKeepCommits
+  const olderThanMs = options.olderThanMs ?? settings.expireOlderThanMs
   const now = (options.now ?? new Date()).getTime()
   const { commits, checkpoints } = await listLog(layout)
   const latest = commits.at(-1) ?? -1

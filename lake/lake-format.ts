@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { ColdpipeError, messageOf } from '../core/errors.ts'
 import { writeFileAtomic } from './atomic-file.ts'
 import type { LakeLayout } from './lake-layout.ts'
+import { parseLakeSettings, type LakeSettings } from './lake-settings.ts'
 import { createIfAbsent } from './put-if-absent.ts'
 
 /**
@@ -13,6 +14,8 @@ export const lakeFormatVersion = 1
 export interface LakeFormatDocument {
   formatVersion: number
   createdAt: string
+  /** The lake's log settings (see lake-settings.ts); absent keys take the defaults. */
+  settings?: LakeSettings
 }
 
 /** `_lake.json` as found: undefined when the lake predates it (or does not exist yet). */
@@ -41,15 +44,16 @@ export async function readLakeFormat(layout: LakeLayout): Promise<LakeFormatDocu
       { context: { file, lakeFormatVersion: doc.formatVersion, supportedFormatVersion: lakeFormatVersion } },
     )
   }
-  return { formatVersion: doc.formatVersion, createdAt: String(doc.createdAt ?? '') }
+  const settings = parseLakeSettings(doc.settings, `${file} settings`)
+  return { formatVersion: doc.formatVersion, createdAt: String(doc.createdAt ?? ''), settings }
 }
 
 /**
  * Writes `_lake.json`: put-if-absent for a new or unmarked lake (a concurrent creator's file is as good as
  * ours), replaced atomically when `replace` (an older format being migrated).
  */
-export async function writeLakeFormat(layout: LakeLayout, now: Date, replace = false): Promise<void> {
-  const doc: LakeFormatDocument = { formatVersion: lakeFormatVersion, createdAt: now.toISOString() }
+export async function writeLakeFormat(layout: LakeLayout, now: Date, replace = false, settings?: LakeSettings): Promise<void> {
+  const doc: LakeFormatDocument = { formatVersion: lakeFormatVersion, createdAt: now.toISOString(), ...(settings && Object.keys(settings).length > 0 ? { settings } : {}) }
   const text = JSON.stringify(doc, null, 2) + '\n'
   if (replace) await writeFileAtomic(layout.tmpDir, layout.formatFile, text)
   else await createIfAbsent(layout.tmpDir, layout.formatFile, text)

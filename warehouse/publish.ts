@@ -228,6 +228,14 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
   const logger = options.logger ?? silentLogger
   const now = options.now ?? (() => new Date())
   const store = new SnapshotStore(options.warehouse.path)
+  // Where a publish spends its time, per phase, in the manifest and the log: what grows shows there first.
+  const phaseMs: Record<string, number> = {}
+  let phaseStart = performance.now()
+  const phase = (name: string): void => {
+    const at = performance.now()
+    phaseMs[name] = Math.round((at - phaseStart) * 10) / 10
+    phaseStart = at
+  }
   const log = await CommitLog.open(options.lakeRoot, { logger })
   const previous = await store.current()
   const lakeVersion = log.latestVersion
@@ -253,7 +261,8 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
   try {
     db = await openDatabase(buildPath, { memoryLimit: options.warehouse.memoryLimit, threads: options.warehouse.threads, errorCode: 'WAREHOUSE_PUBLISH_FAILED' })
     const info = { configHash, filesRead: 0, rowsMerged: 0, tablesRebuilt: [] as string[], tablesMerged: [] as string[], tablesKept: 0, models: [] as string[],
-      dataTests: { passed: 0, warned: 0 }, quarantined: [] as { path: string; table: string; reason: string }[] }
+      dataTests: { passed: 0, warned: 0 }, quarantined: [] as { path: string; table: string; reason: string }[], phaseMs }
+    phase('plan')
     for (const plan of plans) {
       const table = tableId(plan)
       const before = written.length
@@ -278,6 +287,7 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
         for (const u of unreadable) info.quarantined.push({ path: u.file.path, table, reason: u.error.message })
       }
     }
+    phase('tables')
     const touched = new Set([...info.tablesMerged, ...info.tablesRebuilt])
     info.tablesKept = [...tables.keys()].filter((table) => !touched.has(table)).length
     const knownRows = new Map<string, number>()
@@ -286,9 +296,11 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
       knownRows.set(`${files.service}.${files.table}`, files.rows)
       knownRows.set(`${files.service}.${files.table}__history`, files.historyRows)
     }
+    phase('views')
     const publishedAt = now()
     const models = await buildModels(db, options.models)
     info.models = models
+    phase('models')
     // A stale table shows the watermarks of the state it kept, not those of the data it could not read.
     const staleIds = new Set(stale.keys())
     const watermarks = [
@@ -299,10 +311,12 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
     const snapshotTables = await writeMetadata(db, { id, publishedAt, lakeVersion, watermarks, knownRows, stale: staleTables })
     const { runDataTests } = await import('./data-tests.ts')
     info.dataTests = await runDataTests(db, { modelsDir: options.models, watermarks, now: publishedAt })
+    phase('tests')
     await options.failpoint?.('built')
     await db.run('CHECKPOINT')
     db.close()
     db = undefined
+    phase('checkpoint')
     await options.failpoint?.('before-publish')
     const manifest = await store.publish(buildPath, {
       id,
@@ -316,6 +330,7 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
       ...(staleTables.length ? { stale: staleTables } : {}),
       info,
     })
+    phase('swap')
     if (staleTables.length) logger.warn({ snapshot: id, stale: staleTables.map((s) => ({ table: s.table, reason: s.reason })) }, 'snapshot published with stale tables')
     logger.info({ snapshot: id, lakeVersion, ...info }, 'snapshot published')
     return { published: true, manifest }

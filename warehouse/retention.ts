@@ -1,5 +1,6 @@
 import { readdir, rm, rmdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ColdpipeError } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import { CommitLog, expireLog, removeStaleTemps, type CommitLogConfig } from '../lake/index.ts'
 import { maintenanceDefaults, type RetentionConfig } from './maintenance-config.ts'
@@ -128,6 +129,15 @@ async function retain(options: RetentionOptions): Promise<RetentionResult> {
   const snapshotsRemoved = await removeSnapshots(options, now)
 
   const log = await CommitLog.open(options.lakeRoot, { logger })
+  if (log.settings.keepTombstonesForMs < grace) {
+    // A file whose tombstone is gone counts as an orphan aged by its mtime, which may be long past: it
+    // would be deleted at once, under a publish that started before its removal.
+    throw new ColdpipeError(
+      'CONFIG_INVALID',
+      `lake setting keepTombstonesForMs (${log.settings.keepTombstonesForMs} ms, ${log.layout.formatFile}) is shorter than retention's graceMs (${grace} ms); removed files would be deleted within their grace period`,
+      { context: { path: 'keepTombstonesForMs', keepTombstonesForMs: log.settings.keepTombstonesForMs, graceMs: grace } },
+    )
+  }
   const active = log.activeFiles()
   const tombstones = log.tombstones()
   const lakeFilesRemoved: string[] = []

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CloseStack } from '../../core/close-stack.ts'
 import { createLogger, newRunId } from '../../core/logger.ts'
 import { checkSoakResult } from './soak-check.ts'
-import { measureDay, type DayRow } from './soak-measure.ts'
+import { HourlySampler, measureDay, type DayRow } from './soak-measure.ts'
 import { parseSoakOptions } from './soak-options.ts'
 import { SoakEvents } from './soak-events.ts'
 import { SoakPipeline } from './soak-pipeline.ts'
@@ -58,6 +58,7 @@ try {
   closers.push(() => events.close())
   const pipeline = await SoakPipeline.start({ workDir, postgresUrl: options.postgresUrl, schema: source.schema, bootstrap: events.bootstrap, hourMs: options.hourMs, logger })
   closers.push(() => pipeline.close())
+  const sampler = new HourlySampler(pipeline, options.runs)
   report.header()
   const started = performance.now()
   let failedRuns = 0
@@ -77,6 +78,7 @@ try {
           process.stderr.write(`day ${day} ${String(hour).padStart(2, '0')}:00 job ${job} failed: ${run.error?.code} ${run.error?.message}\n`)
         }
       }
+      await sampler.sample()
       report.progress(`day ${day} ${String(hour).padStart(2, '0')}:00  events ${events.produced} produced, ${pipeline.ingest.stats().rowsLanded} landed`)
       // Hold the simulated clock to wall time; work that overran its hour is not made up by skipping.
       const behindMs = started + (slot + 1) * options.hourMs - performance.now()
@@ -86,7 +88,7 @@ try {
     report.progress(`day ${day} measuring …`)
     const row = await measureDay({
       day,
-      runs: options.runs,
+      sampler,
       publishRuns: options.publishRuns,
       pipeline,
       source,

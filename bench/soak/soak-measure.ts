@@ -81,10 +81,50 @@ async function newestCheckpoint(logDir: string): Promise<number | undefined> {
   return newest
 }
 
-/** Measures the end of a simulated day: lake shape, log open, status, a one-table publish, memory, bytes. */
+/**
+ * Log open and `status` are sampled every simulated hour and judged by the day's median: an open reads the
+ * newest checkpoint plus the commits after it (0 to checkpointEveryCommits), so one reading at the same
+ * clock time each day would measure where that day's end fell in the checkpoint cycle, not the lake.
+ */
+export class HourlySampler {
+  private openMs: number[] = []
+  private statusMs: number[] = []
+
+  constructor(private readonly pipeline: SoakPipeline, private readonly runs: number) {}
+
+  async sample(): Promise<void> {
+    const { pipeline } = this
+    const lakeRoot = pipeline.lakeRoot
+    for (let i = 0; i < this.runs; i++) this.openMs.push(await timed(() => CommitLog.open(lakeRoot)))
+    // As `coldpipe status` builds it (cli/commands/status-command.ts), in process, rendered.
+    for (let i = 0; i < this.runs; i++) {
+      this.statusMs.push(
+        await timed(async () => {
+          const status = await collectStatus({
+            lakeRoot,
+            warehousePath: pipeline.warehousePath,
+            jobs: describeJobsFromConfig(pipeline.config),
+            sources: Object.keys(pipeline.config.sources),
+          })
+          renderStatus(status)
+        }),
+      )
+    }
+  }
+
+  /** The day's medians; starts the next day's samples. */
+  takeDay(): { logOpenMs: number; statusMs: number } {
+    const day = { logOpenMs: median(this.openMs), statusMs: median(this.statusMs) }
+    this.openMs = []
+    this.statusMs = []
+    return day
+  }
+}
+
+/** Measures the end of a simulated day: lake shape, the day's log open and status samples, a one-table publish, memory, bytes. */
 export async function measureDay(p: {
   day: number
-  runs: number
+  sampler: HourlySampler
   publishRuns: number
   pipeline: SoakPipeline
   source: SoakSource
@@ -93,40 +133,22 @@ export async function measureDay(p: {
   wallSeconds: number
   failedRuns: number
 }): Promise<DayRow> {
-  const { pipeline, runs } = p
+  const { pipeline } = p
   const lakeRoot = pipeline.lakeRoot
-  const openMs: number[] = []
-  let log: CommitLog | undefined
-  for (let i = 0; i < runs; i++) openMs.push(await timed(async () => (log = await CommitLog.open(lakeRoot))))
+  const log = await CommitLog.open(lakeRoot)
   const perTable = new Map<string, number>()
   const changeTables = new Set((pipeline.config.changes?.topics ?? []).map((t) => `${t.service}.${t.table ?? 'events'}`))
   let changeHistoryBytes = 0
   let activeBytes = 0
-  for (const file of log!.activeFiles().values()) {
+  for (const file of log.activeFiles().values()) {
     activeBytes += file.bytes
     const id = `${file.service}.${file.table}`
     perTable.set(id, (perTable.get(id) ?? 0) + 1)
     if (changeTables.has(id) || (file.origin === 'export' && file.mode === 'incremental')) changeHistoryBytes += file.bytes
   }
   const [maxFilesTable, maxFilesPerTable] = [...perTable].sort((a, b) => b[1] - a[1])[0] ?? ['-', 0]
-  const checkpoint = await newestCheckpoint(log!.layout.logDir)
-  const commits = log!.latestVersion + 1
-
-  // As `coldpipe status` builds it (cli/commands/status-command.ts), in process, rendered.
-  const statusMs: number[] = []
-  for (let i = 0; i < runs; i++) {
-    statusMs.push(
-      await timed(async () => {
-        const status = await collectStatus({
-          lakeRoot,
-          warehousePath: pipeline.warehousePath,
-          jobs: describeJobsFromConfig(pipeline.config),
-          sources: Object.keys(pipeline.config.sources),
-        })
-        renderStatus(status)
-      }),
-    )
-  }
+  const checkpoint = await newestCheckpoint(log.layout.logDir)
+  const commits = log.latestVersion + 1
 
   // A small change: catch the snapshot up, then one table gains a few changed rows and is published.
   const publishOptions = { lakeRoot, warehouse: pipeline.config.warehouse, logger: pipeline.logger }
@@ -157,8 +179,7 @@ export async function measureDay(p: {
     maxFilesTable,
     commits,
     commitsSinceCheckpoint: checkpoint === undefined ? commits : commits - 1 - checkpoint,
-    logOpenMs: median(openMs),
-    statusMs: median(statusMs),
+    ...p.sampler.takeDay(),
     publishMs: median(publishMs),
     publishOneTable: oneTable.length,
     publishSamples: publishMs.length,

@@ -5,7 +5,7 @@ export interface SoakOptions {
   days: number
   /** Wall time one simulated hour gets; work that takes longer makes the run fall behind, never skip. */
   hourMs: number
-  /** Repeats per daily measurement of log open and status; the median is shown. */
+  /** Log opens and status builds per hourly sample; the day's median is shown. */
   runs: number
   /** Small-change publishes per day (each an export and a publish, so they cost the simulated day's time). */
   publishRuns: number
@@ -30,7 +30,7 @@ export interface SoakOptions {
 export const soakDefaults: SoakOptions = {
   days: 30,
   hourMs: 800,
-  runs: 3,
+  runs: 1,
   publishRuns: 1,
   eventsPerHour: 150,
   accountRows: 5_000,
@@ -43,7 +43,7 @@ export const soakDefaults: SoakOptions = {
   postgresUrl: process.env.COLDPIPE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
 }
 
-const usage = `node --import tsx bench/soak/soak-bench.ts [--days 30] [--hour-ms 800] [--runs 3]
+const usage = `node --import tsx bench/soak/soak-bench.ts [--days 30] [--hour-ms 800] [--runs 1]
   [--publish-runs 1] [--events-per-hour 150] [--updates-per-hour 100] [--base-day 3] [--keep] [--log bench/results/soak.log]`
 
 function positive(name: string, raw: string | undefined, fallback: number): number {

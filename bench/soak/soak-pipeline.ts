@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger.ts'
 import { startChangeIngest, type ChangeIngest } from '../../ingest/index.ts'
 import { buildJobsFromConfig, loadStageDeps, parseCronSchedule, startScheduler, type CronSchedule, type RunOptions, type RunRecord, type Scheduler } from '../../jobs/index.ts'
 import { demoChangeTopics } from '../../demo/simulator/index.ts'
+import { commitLogDefaults, updateLakeSettings } from '../../lake/index.ts'
 import { applyRetention } from '../../warehouse/index.ts'
 
 export interface SoakPipelineOptions {
@@ -62,15 +63,18 @@ export class SoakPipeline {
     )
     const closers = new CloseStack((_error, message) => logger.error({ err: message }, 'error while stopping the soak pipeline'))
     try {
-      const deps = await loadStageDeps(config, logger, (close) => closers.push(close))
-      // Retention compares its clock with commit times and file mtimes, which are wall time: its periods
-      // are scaled to the simulated clock, the grace (1 h by default) to one simulated hour (at least 5 s,
-      // longer than any landing between rename and commit) and commit-log expiry (7 days) to 7 simulated days.
+      // Retention and the commit log compare commit times and file mtimes, which are wall time, with their
+      // periods: those are scaled to the simulated clock. Retention's grace (1 h by default) becomes one
+      // simulated hour (at least 5 s, longer than any landing between rename and commit); the lake's own
+      // settings (_lake.json, which every process opening the lake reads), tombstones kept 24 h and commits
+      // younger than 7 days, become 24 and 7 simulated days. Count-based bounds stay as in production.
       const simulatedMs = (ms: number): number => Math.round((ms / 3_600_000) * options.hourMs)
       const orphanGraceMs = Math.max(simulatedMs(3_600_000), 5_000)
-      const expireOlderThanMs = simulatedMs(7 * 24 * 3_600_000)
-      deps.applyRetention = (call) =>
-        applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger, orphanGraceMs, log: { expireOlderThanMs } })
+      await updateLakeSettings(config.lake, {
+        set: { keepTombstonesForMs: Math.max(simulatedMs(commitLogDefaults.keepTombstonesForMs), orphanGraceMs), expireOlderThanMs: simulatedMs(commitLogDefaults.expireOlderThanMs) },
+      })
+      const deps = await loadStageDeps(config, logger, (close) => closers.push(close))
+      deps.applyRetention = (call) => applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger, orphanGraceMs })
       const scheduler = await startScheduler({ jobs: buildJobsFromConfig(config, deps), lakeRoot: config.lake, config: config.jobs, logger, schedule: false })
       closers.push(() => scheduler.close())
       const ingest = await startChangeIngest({ config: config.changes!, lakeRoot: config.lake, logger })

@@ -4,6 +4,7 @@ import { registerDevBrokerCommand } from './dev-broker-command.ts'
 import { registerExportCommand } from './export-command.ts'
 import { registerIngestCommand } from './ingest-command.ts'
 import { registerJobsCommand } from './jobs-command.ts'
+import { registerLakeCommand } from './lake-command.ts'
 import { registerPublishCommand } from './publish-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerSqlCommand } from './sql-command.ts'
@@ -21,5 +22,6 @@ export const commands: RegisterCommand[] = [
   registerSqlCommand,
   registerJobsCommand,
   registerStatusCommand,
+  registerLakeCommand,
   registerDevBrokerCommand,
 ]
