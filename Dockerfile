@@ -1,14 +1,18 @@
-# coldpipe runs its TypeScript through tsx (a runtime dependency), so there is no build step.
-FROM node:20-slim
-
+# Build stage: compile the TypeScript (tsc, a development dependency) into dist/.
+FROM node:20-slim AS build
 WORKDIR /app
-
-# Dependencies first, so code changes do not reinstall them. @duckdb/node-api ships prebuilt glibc binaries.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-
-# Sources (see .dockerignore for what stays out).
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
+RUN npm run build
+
+# Runtime: production dependencies and the compiled tree only. @duckdb/node-api ships prebuilt glibc binaries.
+FROM node:20-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
 
 # The lake and warehouse live on a volume; the config is mounted at /config.
 RUN mkdir -p /data /config && chown -R node:node /data

@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// The CLI runs its TypeScript sources through tsx, so a clone needs no build step.
-import { register } from 'tsx/esm/api'
+// Runs the compiled tree (dist/, made by `npm ci` / `npm run build`). Without it, or with
+// COLDPIPE_FROM_SOURCE=1 (the tests set it, so they run the sources being edited, never a stale build), it
+// runs the TypeScript sources through tsx, a development dependency.
+import { existsSync } from 'node:fs'
 
-register()
-await import('../cli/main.ts')
+const compiled = new URL('../dist/cli/main.js', import.meta.url)
+if (existsSync(compiled) && process.env.COLDPIPE_FROM_SOURCE !== '1') {
+  await import(compiled.href)
+} else {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import('../cli/main.ts')
+}

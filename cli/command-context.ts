@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { loadConfig, type ColdpipeConfig } from '../core/config/index.ts'
+import type { ColdpipeConfig } from './config/index.ts'
 import { ColdpipeError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 
@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../core/logger.ts'
 export interface CommandContext {
   logger: Logger
   /** Loads and validates `--config` (default ./coldpipe.yaml); throws a coded error naming the field. */
-  config(): ColdpipeConfig
+  config(): Promise<ColdpipeConfig>
   /** The config file path, resolved. */
   configPath(): string
   /** Resources closed on shutdown, in reverse order of registration. */
@@ -33,7 +33,7 @@ export function createCommandContext(program: Command, onShutdown: CommandContex
       return logger
     },
     configPath,
-    config() {
+    async config() {
       if (cached) return cached
       const file = configPath()
       if (!existsSync(file)) {
@@ -41,6 +41,8 @@ export function createCommandContext(program: Command, onShutdown: CommandContex
           context: { file },
         })
       }
+      // Loaded on first use: the schemas of every stage are not worth loading for `--help`.
+      const { loadConfig } = await import('./config/index.ts')
       cached = loadConfig(file)
       return cached
     },

@@ -1,8 +1,9 @@
 import { Command } from 'commander'
 import { CloseStack } from '../core/close-stack.ts'
 import { ColdpipeError, isColdpipeError, messageOf } from '../core/errors.ts'
-import { createCommandContext, type RegisterCommand } from './command-context.ts'
-import { commands } from './commands/index.ts'
+import { createCommandContext } from './command-context.ts'
+import { registerCommands } from './command-loader.ts'
+import { packageVersion } from './package-version.ts'
 
 const program = new Command()
 program
@@ -10,6 +11,7 @@ program
   .description('Cold-data export and reporting pipeline: service databases and Kafka change events into a Parquet lake, a DuckDB warehouse, and a reports API.')
   .option('-c, --config <file>', 'configuration file', 'coldpipe.yaml')
   .option('--log-level <level>', 'pino log level (trace, debug, info, warn, error, silent)')
+  .version(packageVersion(), '-V, --version', 'print the coldpipe version')
   .showHelpAfterError()
   // Usage errors too are `coldpipe: CODE: message` (commander still exits 1 and shows the help).
   .configureOutput({ outputError: (text, write) => write(`coldpipe: REQUEST_INVALID: ${text.replace(/^error: /, '')}`) })
@@ -58,7 +60,7 @@ process.on('beforeExit', () => {
 
 // The context reads global options lazily, after commander has parsed them.
 const context = createCommandContext(program, (close) => closers.push(close))
-for (const register of commands as RegisterCommand[]) register(program, context)
+await registerCommands(program, context, process.argv.slice(2))
 
 try {
   await program.parseAsync(process.argv)

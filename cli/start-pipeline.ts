@@ -1,9 +1,11 @@
-import type { ColdpipeConfig } from '../core/config/index.ts'
+import type { ColdpipeConfig } from './config/index.ts'
 import { CloseStack } from '../core/close-stack.ts'
 import type { Logger } from '../core/logger.ts'
 import { createMetricsRegistry } from '../core/metrics.ts'
 import { startChangeIngest, type ChangeIngest } from '../ingest/index.ts'
-import { buildJobsFromConfig, collectStatus, describeJobsFromConfig, jobsApiPlugin, loadStageDeps, startScheduler, type Scheduler, type StageDepsLoader } from '../jobs/index.ts'
+import { buildJobsFromConfig, describeJobsFromConfig } from './build-jobs.ts'
+import { collectStatus, jobsApiPlugin, startScheduler, type Scheduler } from '../jobs/index.ts'
+import { loadStageDeps, type StageDepsLoader } from './stage-deps.ts'
 import { startServer, type RunningServer } from '../reports-api/index.ts'
 import { SnapshotStore } from '../warehouse/index.ts'
 

@@ -60,16 +60,34 @@ export const errorDefinitions = {
   REPORT_FORMAT_UNSUPPORTED: { status: 406, canRetry: false },
   REPORT_STALE: { status: 503, canRetry: true },
   REPORT_TIMEOUT: { status: 504, canRetry: true },
+  /** A streamed download stopped before its end (client went away, stream deadline); the query was interrupted. */
+  STREAM_ABORTED: { status: 503, canRetry: true },
   SQL_DISABLED: { status: 404, canRetry: false },
   SQL_FORBIDDEN: { status: 400, canRetry: false },
   SQL_INVALID: { status: 400, canRetry: false },
   SQL_TIMEOUT: { status: 504, canRetry: false },
+  /** The statement text is longer than api.sqlMaxStatementBytes. */
+  SQL_TOO_LARGE: { status: 413, canRetry: false },
+  /** An ad-hoc query went over DuckDB's memory_limit or its worker process over api.sqlWorkerMaxRssBytes (worker killed). */
+  SQL_MEMORY_EXCEEDED: { status: 507, canRetry: false },
+  /** The client closed the connection before the answer; only ever seen in logs. */
+  REQUEST_ABORTED: { status: 499, canRetry: false },
   AUTH_REQUIRED: { status: 401, canRetry: false },
   AUTH_FORBIDDEN: { status: 403, canRetry: false },
   RATE_LIMITED: { status: 429, canRetry: true },
   OVERLOADED: { status: 503, canRetry: true },
   ROUTE_NOT_FOUND: { status: 404, canRetry: false },
   REQUEST_INVALID: { status: 400, canRetry: false },
+  /** A known path asked with a method it does not answer (the Allow header lists those it does). */
+  METHOD_NOT_ALLOWED: { status: 405, canRetry: false },
+  /** The client did not send the whole request in time (Node's requestTimeout / headersTimeout). */
+  REQUEST_TIMEOUT: { status: 408, canRetry: true },
+  /** The request body is larger than the API's body limit. */
+  REQUEST_TOO_LARGE: { status: 413, canRetry: false },
+  /** The request's content type is not one the route reads (JSON). */
+  MEDIA_TYPE_UNSUPPORTED: { status: 415, canRetry: false },
+  /** The request line (URL) or headers are larger than Node's header limit (16 KB by default). */
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, canRetry: false },
   // jobs
   JOB_NOT_FOUND: { status: 404, canRetry: false },
   JOB_ALREADY_RUNNING: { status: 409, canRetry: true },

@@ -5,7 +5,7 @@ export type { Logger } from 'pino'
 
 export interface LoggerOptions {
   level?: string
-  /** Where the JSON lines go; defaults to stdout. Tests pass a stream to inspect records. */
+  /** Where the JSON lines go; defaults to stderr (stdout carries command results). Tests pass a stream to inspect records. */
   destination?: NodeJS.WritableStream
 }
 
@@ -13,7 +13,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.COLDPIPE_LOG_LEVEL ?? 'info'
   return options.destination
     ? pino({ level, base: { app: 'coldpipe' } }, options.destination as pino.DestinationStream)
-    : pino({ level, base: { app: 'coldpipe' } })
+    : pino({ level, base: { app: 'coldpipe' } }, pino.destination({ dest: 2, sync: true }))
+}
+
+/**
+ * `logger.child(bindings)` without repeating a key the logger already carries with the same value (pino
+ * would write it twice: `"runId":…,"runId":…`); a key bound to a different value is still added.
+ */
+export function childLogger(logger: Logger, bindings: Record<string, unknown>): Logger {
+  const existing = logger.bindings()
+  const fresh = Object.fromEntries(Object.entries(bindings).filter(([key, value]) => existing[key] !== value))
+  return Object.keys(fresh).length === 0 ? logger : logger.child(fresh)
 }
 
 /** A logger that drops everything, for library callers that pass none. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { parseConfig, type ColdpipeConfig } from '../core/config/index.ts'
+import { parseConfig, type ColdpipeConfig } from '../cli/config/index.ts'
 import { demoExports, demoModelsDir, demoReportsDir, type ShopService } from './shop/index.ts'
 import { defaultShopTopics } from './simulator/shop-generator.ts'
 

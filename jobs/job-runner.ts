@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { ExponentialBackoff, handleWhen, halfJitterGenerator, retry } from 'cockatiel'
 import { ColdpipeError, isColdpipeError, messageOf } from '../core/errors.ts'
-import { newRunId, silentLogger, type Logger } from '../core/logger.ts'
+import { childLogger, newRunId, silentLogger, type Logger } from '../core/logger.ts'
 import type { Alerter } from './alerter.ts'
 import type { JobMetrics } from './job-metrics.ts'
 import { JobLocks, type LockHandle } from './job-lock.ts'
@@ -269,7 +269,7 @@ export class JobRunner {
   }
 
   private async runToEnd(job: Job, record: RunRecord, handles: LockHandle[], stopper: RunStopper): Promise<RunRecord> {
-    const logger = this.logger.child({ job: job.id, runId: record.runId })
+    const logger = childLogger(this.logger, { job: job.id, runId: record.runId })
     const started = performance.now()
     const signal = stopper.signal
     const deadlineMs = this.deadlineOf(job)

@@ -60,8 +60,11 @@ export interface SourceFreshness {
 
 export interface StatusReport {
   generatedAt: string
-  /** `corrupt`: a commit the log could not read; everything shown is as of the version before it. */
-  lake: { root: string; version: number; corrupt?: CorruptEntry }
+  /**
+   * `corrupt`: a commit the log could not read; everything shown is as of the version before it.
+   * `empty`: nothing was ever committed (version is then -1).
+   */
+  lake: { root: string; version: number; empty: boolean; corrupt?: CorruptEntry }
   /** `stale`: tables the snapshot kept at an older state because a lake file of theirs was quarantined. */
   snapshot?: { id: number; publishedAt: string; ageSeconds: number; lakeVersion: number; stale?: { table: string; reason: string; since: string }[] }
   jobs: JobStatus[]
@@ -134,7 +137,7 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
   const breakers = input.health ? await input.health.getSourceHealth() : await readRecordedSourceHealth(input.lakeRoot)
   return {
     generatedAt: now.toISOString(),
-    lake: { root: input.lakeRoot, version: log?.latestVersion ?? -1, ...(log?.corrupt ? { corrupt: log.corrupt } : {}) },
+    lake: { root: input.lakeRoot, version: log?.latestVersion ?? -1, empty: (log?.latestVersion ?? -1) < 0, ...(log?.corrupt ? { corrupt: log.corrupt } : {}) },
     ...(manifest
       ? { snapshot: { id: manifest.id, publishedAt: manifest.publishedAt, ageSeconds: seconds(now.getTime() - Date.parse(manifest.publishedAt)), lakeVersion: manifest.lakeVersion,
           ...(manifest.stale?.length ? { stale: manifest.stale.map((s) => ({ table: s.table, reason: s.reason, since: s.since })) } : {}) } }
@@ -176,10 +179,13 @@ const short = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').
 export function renderStatus(status: StatusReport): string {
   const now = Date.parse(status.generatedAt)
   const out: string[] = [`coldpipe status at ${short(status.generatedAt)}`, '']
+  if (status.lake.empty) out.push('lake      empty: nothing exported or ingested yet (run `coldpipe export <source>`, or wait for the first scheduled export)')
   out.push(
     status.snapshot
       ? `snapshot  #${status.snapshot.id} published ${short(status.snapshot.publishedAt)} (${formatDuration(status.snapshot.ageSeconds)} ago, lake version ${status.snapshot.lakeVersion} of ${status.lake.version})`
-      : `snapshot  none published yet (lake version ${status.lake.version})`,
+      : status.lake.empty
+        ? 'snapshot  none published yet'
+        : `snapshot  none published yet (lake at version ${status.lake.version}; run \`coldpipe publish\`)`,
   )
   for (const s of status.snapshot?.stale ?? []) out.push(`stale     ${s.table} kept its state of before ${short(s.since)}: ${s.reason}`)
   if (status.lake.corrupt) {

@@ -46,29 +46,66 @@ export class AccessControl {
   }
 }
 
+/** Most buckets kept at once; beyond it the least recently used go first, so memory stays bounded under floods of addresses. */
+export const maxRateLimitBuckets = 10_000
+
 /** Token bucket per caller: `perMinute` tokens, refilled continuously; an empty bucket answers RATE_LIMITED. */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
 
-  constructor(private readonly perMinute: number) {}
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxBuckets = maxRateLimitBuckets,
+  ) {}
+
+  get size(): number {
+    return this.buckets.size
+  }
 
   take(bucket: string, now = Date.now()): void {
     const ratePerMs = this.perMinute / 60_000
     const state = this.buckets.get(bucket) ?? { tokens: this.perMinute, at: now }
     state.tokens = Math.min(this.perMinute, state.tokens + (now - state.at) * ratePerMs)
     state.at = now
+    // Re-inserting keeps the map in least-recently-used order for eviction.
+    this.buckets.delete(bucket)
+    this.evict()
+    this.buckets.set(bucket, state)
     if (state.tokens < 1) {
-      this.buckets.set(bucket, state)
       const retryAfterSeconds = Math.max(1, Math.ceil((1 - state.tokens) / ratePerMs / 1000))
       throw new ColdpipeError('RATE_LIMITED', `rate limit of ${this.perMinute} requests per minute reached; retry in ${retryAfterSeconds} s`, {
         context: { retryAfterSeconds, limitPerMinute: this.perMinute },
       })
     }
     state.tokens -= 1
-    this.buckets.set(bucket, state)
-    // Full buckets carry no information; dropping them keeps the map bounded by active callers.
-    if (this.buckets.size > 10_000) {
-      for (const [key, value] of this.buckets) if (value.tokens >= this.perMinute - 1) this.buckets.delete(key)
+  }
+
+  private evict(): void {
+    if (this.buckets.size < this.maxBuckets) return
+    // Full buckets carry no information: drop them first, then the least recently used.
+    for (const [key, value] of this.buckets) if (value.tokens >= this.perMinute - 1) this.buckets.delete(key)
+    // Down to 90%, so a flood of new addresses pays for a sweep once per thousand requests, not on each one.
+    const target = Math.floor(this.maxBuckets * 0.9) - 1
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= target) break
+      this.buckets.delete(key)
     }
   }
+}
+
+/**
+ * Identifies the caller and spends one token of its rate limit. A request without a valid key spends a token
+ * of its client address's bucket before it is refused, so guessing keys or flooding with bad ones ends in
+ * 429 RATE_LIMITED like any other caller, not in an endless stream of 401s.
+ */
+export function admitCaller(access: AccessControl, rateLimiter: RateLimiter, headerValue: string | string[] | undefined, clientAddress: string): Caller {
+  let caller: Caller
+  try {
+    caller = access.identify(headerValue, clientAddress)
+  } catch (error) {
+    rateLimiter.take(`unauthenticated:${clientAddress}`)
+    throw error
+  }
+  rateLimiter.take(caller.bucket)
+  return caller
 }

@@ -10,9 +10,36 @@ export interface ApiMetrics {
   snapshotId: Gauge
   sourceLagSeconds: Gauge<'source'>
   staleTables: Gauge<'table'>
-  queriesRunning: Gauge
-  queriesQueued: Gauge
-  shed: Counter
+  queriesRunning: Gauge<'pool'>
+  queriesQueued: Gauge<'pool'>
+  shed: Counter<'pool'>
+  sqlWorkers: Gauge<'state'>
+  sqlWorkersKilled: Gauge<'reason'>
+}
+
+/** What /ready and /metrics show of the two query pools. */
+export interface PoolStats {
+  reports: { running: number; queued: number; shed: number; timedOutInQueue: number }
+  sql: {
+    running: number
+    queued: number
+    shed: number
+    timedOutInQueue: number
+    workers: { workers: number; idle: number; busy: number; starting: number; started: number; killed: number; killedForTimeout: number; killedForMemory: number; killedForAbort: number }
+  }
+}
+
+/** Copies pool stats into the gauges just before a scrape. */
+export function recordPoolStats(metrics: ApiMetrics, stats: PoolStats): void {
+  for (const pool of ['reports', 'sql'] as const) {
+    metrics.queriesRunning.set({ pool }, stats[pool].running)
+    metrics.queriesQueued.set({ pool }, stats[pool].queued)
+  }
+  const workers = stats.sql.workers
+  for (const state of ['idle', 'busy', 'starting'] as const) metrics.sqlWorkers.set({ state }, workers[state])
+  metrics.sqlWorkersKilled.set({ reason: 'timeout' }, workers.killedForTimeout)
+  metrics.sqlWorkersKilled.set({ reason: 'memory' }, workers.killedForMemory)
+  metrics.sqlWorkersKilled.set({ reason: 'aborted' }, workers.killedForAbort)
 }
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
@@ -39,8 +66,10 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     snapshotId: new Gauge({ name: 'coldpipe_snapshot_id', help: 'Id of the snapshot being served', registers }),
     sourceLagSeconds: new Gauge({ name: 'coldpipe_source_lag_seconds', help: 'Seconds between now and the as-of time of each source in the served snapshot', labelNames: ['source'], registers }),
     staleTables: new Gauge({ name: 'coldpipe_snapshot_stale_tables', help: 'Tables the served snapshot kept at an older state (1 each), e.g. after a quarantined lake file', labelNames: ['table'], registers }),
-    queriesRunning: new Gauge({ name: 'coldpipe_api_queries_running', help: 'DuckDB queries running', registers }),
-    queriesQueued: new Gauge({ name: 'coldpipe_api_queries_queued', help: 'DuckDB queries waiting for a slot', registers }),
-    shed: new Counter({ name: 'coldpipe_api_shed_total', help: 'Requests refused with OVERLOADED', registers }),
+    queriesRunning: new Gauge({ name: 'coldpipe_api_queries_running', help: 'Queries running, per pool (reports, sql)', labelNames: ['pool'], registers }),
+    queriesQueued: new Gauge({ name: 'coldpipe_api_queries_queued', help: 'Queries waiting for a slot, per pool (reports, sql)', labelNames: ['pool'], registers }),
+    shed: new Counter({ name: 'coldpipe_api_shed_total', help: 'Requests refused with OVERLOADED, per pool', labelNames: ['pool'], registers }),
+    sqlWorkers: new Gauge({ name: 'coldpipe_api_sql_workers', help: 'SQL worker processes by state (idle, busy, starting)', labelNames: ['state'], registers }),
+    sqlWorkersKilled: new Gauge({ name: 'coldpipe_api_sql_workers_killed', help: 'SQL worker processes killed since start, by reason (timeout, memory, aborted)', labelNames: ['reason'], registers }),
   }
 }

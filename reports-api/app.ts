@@ -5,9 +5,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { ColdpipeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Registry } from '../core/metrics.ts'
-import { AccessControl, RateLimiter, type Caller } from './access-control.ts'
+import { AccessControl, admitCaller, RateLimiter, type Caller } from './access-control.ts'
 import type { ApiConfig } from './api-config.ts'
-import { createApiMetrics } from './api-metrics.ts'
+import { createApiMetrics, type PoolStats } from './api-metrics.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { registerOpsRoutes } from './ops-routes.ts'
 import { QueryLimiter } from './query-limiter.ts'
@@ -19,6 +19,7 @@ import { ReportService } from './report-service.ts'
 import { ResultCache } from './result-cache.ts'
 import { SnapshotPool, type SnapshotSource } from './snapshot-pool.ts'
 import { registerSqlRoute } from './sql-route.ts'
+import { SqlWorkerPool } from './sql-worker/sql-worker-pool.ts'
 import { registerWebRoutes } from './web-routes.ts'
 
 declare module 'fastify' {
@@ -57,12 +58,45 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps
   const metrics = createApiMetrics(deps.metrics)
   const cache = new ResultCache(config.cacheMaxBytes)
+  // Ad-hoc SQL runs in worker processes of its own, so it can be killed and never holds the server's memory;
+  // workers are started only when /sql is on (enabled, and keys configured).
+  const sqlOn = config.sqlEnabled && config.apiKeys.length > 0
+  const workers = new SqlWorkerPool({
+    warehouseDir: deps.snapshots.dir,
+    size: config.sqlMaxConcurrent,
+    memoryLimit: config.sqlMemoryLimit,
+    threads: config.sqlWorkerThreads,
+    maxRssBytes: config.sqlWorkerMaxRssBytes,
+    killGraceMs: config.sqlKillGraceMs,
+    logger: deps.logger,
+  })
   const pool = new SnapshotPool(deps.snapshots, {
     logger: deps.logger,
     sqlMemoryLimit: config.sqlMemoryLimit,
-    onSwitch: (_from, to) => cache.dropSnapshotsExcept(to),
+    streamMemoryLimit: config.streamMemoryLimit,
+    onSwitch: (_from, to) => {
+      cache.dropSnapshotsExcept(to)
+      if (sqlOn) workers.setSnapshot(to)
+    },
   })
-  const limiter = new QueryLimiter(config.maxConcurrentQueries, config.maxQueuedQueries, () => metrics.shed.inc())
+  // Two pools: reports and ad-hoc SQL never wait for each other's slots, and each deadline covers its queue wait.
+  const limiter = new QueryLimiter({
+    name: 'reports',
+    maxRunning: config.maxConcurrentQueries,
+    maxQueued: config.maxQueuedQueries,
+    deadlineMs: config.reportTimeoutMs,
+    timeoutCode: 'REPORT_TIMEOUT',
+    onShed: () => metrics.shed.inc({ pool: 'reports' }),
+  })
+  const sqlLimiter = new QueryLimiter({
+    name: 'sql',
+    maxRunning: config.sqlMaxConcurrent,
+    maxQueued: config.sqlMaxQueued,
+    deadlineMs: config.sqlTimeoutMs,
+    timeoutCode: 'SQL_TIMEOUT',
+    onShed: () => metrics.shed.inc({ pool: 'sql' }),
+  })
+  const poolStats = (): PoolStats => ({ reports: limiter.stats, sql: { ...sqlLimiter.stats, workers: workers.stats } })
   const catalog = new ReportCatalog(deps.reportsDir, { checkIntervalMs: config.reportsCheckIntervalMs, logger: deps.logger })
   const service = new ReportService({ catalog, pool, limiter, cache, config, metrics })
   const access = new AccessControl(config.apiKeys)
@@ -88,8 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id)
     const path = request.url.split('?')[0] ?? ''
     if (!prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return
-    request.caller = access.identify(request.headers['x-api-key'], request.ip)
-    rateLimiter.take(request.caller.bucket)
+    request.caller = admitCaller(access, rateLimiter, request.headers['x-api-key'], request.ip)
   })
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
@@ -98,7 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), caller: request.caller?.name }, 'request')
   })
   app.addHook('onClose', async () => {
-    await pool.close()
+    await Promise.all([pool.close(), workers.close()])
   })
 
   await catalog.refresh(true)
@@ -120,12 +153,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     catalogSnapshot = (await catalog.list()).reports
   })
 
-  registerOpsRoutes(app, { pool, metrics, limiter, registry: deps.metrics })
+  registerOpsRoutes(app, { pool, metrics, poolStats, registry: deps.metrics })
   registerReportRoutes(app, { catalog, service, access })
   registerSqlRoute(app, {
     pool,
-    limiter,
+    limiter: sqlLimiter,
+    workers,
     config,
+    streamQuota: service.streamQuota,
     sqlAllowed: (callerSql) => {
       if (!config.sqlEnabled) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL is turned off (api.sqlEnabled)')
       if (access.open) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL needs API keys to be configured (api.apiKeys with sql: true)')
@@ -150,6 +185,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   // Warm the pool so the first request does not open the snapshot; no snapshot yet is fine (/ready says so).
   await pool.current().catch((error) => deps.logger.warn({ err: error }, 'cannot open the current snapshot yet'))
+  // The first ad-hoc query should not pay for starting a worker inside its deadline.
+  if (sqlOn) await workers.warm()
   return app
 }
 
@@ -169,9 +206,11 @@ function addReportPaths(document: Record<string, unknown>, reports: Awaited<Retu
             description: param.description,
             schema: paramSchemaForDocs(param),
           })),
-          ...['format', 'limit', 'offset', 'sort', 'asOf', 'acceptStale'].map((name) => ({ $ref: `#/components/parameters/${name}` })),
+          ...['format', 'limit', 'offset', 'sort', 'asOf', 'acceptStale', 'stream'].map((name) => ({ $ref: `#/components/parameters/${name}` })),
         ],
-        responses: { 200: { description: 'Rows with snapshot and freshness metadata (JSON), or CSV, NDJSON, Parquet' } },
+        responses: {
+          200: { description: 'Rows with snapshot and freshness metadata (JSON), or CSV, NDJSON, Parquet; with stream=true the whole result, chunked, row count in the x-coldpipe-rows trailer' },
+        },
       },
     }
   }
@@ -193,4 +232,11 @@ export const reservedParamDocs: Record<string, unknown> = {
   sort: { name: 'sort', in: 'query', schema: { type: 'string' }, description: 'A declared column; prefix - for descending' },
   asOf: { name: 'asOf', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'Answer from the newest snapshot published at or before this time' },
   acceptStale: { name: 'acceptStale', in: 'query', schema: { type: 'boolean' }, description: 'Answer even when sources are staler than the report allows' },
+  stream: {
+    name: 'stream',
+    in: 'query',
+    schema: { type: 'boolean' },
+    description:
+      'true: the whole result (not a page; limit optional) streamed as CSV (default), NDJSON or Parquet (JSON: 406); the row count follows in the x-coldpipe-rows trailer. At most api.maxStreamsPerKey at once per key (429)',
+  },
 }

@@ -5,7 +5,7 @@ import { formatPath } from '../core/config/index.ts'
 import { ColdpipeError } from '../core/errors.ts'
 
 /** Query parameters the API itself reads; a report parameter may not take one of these names. */
-export const reservedParams = ['format', 'limit', 'offset', 'sort', 'asOf', 'acceptStale'] as const
+export const reservedParams = ['format', 'limit', 'offset', 'sort', 'asOf', 'acceptStale', 'stream'] as const
 
 export const paramTypes = ['string', 'integer', 'number', 'boolean', 'date', 'timestamp'] as const
 export type ParamType = (typeof paramTypes)[number]

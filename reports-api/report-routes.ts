@@ -3,7 +3,7 @@ import type { AccessControl } from './access-control.ts'
 import type { ReportCatalog } from './report-catalog.ts'
 import type { ReportDefinition } from './report-definition.ts'
 import { paramJsonSchema } from './report-params.ts'
-import type { ReportService } from './report-service.ts'
+import { wantsStream, type ReportService } from './report-service.ts'
 import { formats } from './result-formats.ts'
 
 /** A report as the catalog and /schema show it: parameters as JSON schemas (also what the web form is built from). */
@@ -43,10 +43,16 @@ const reservedQuery = {
     sort: { type: 'string', description: 'A declared column; prefix - for descending' },
     asOf: { type: 'string', description: 'ISO time: answer from the newest snapshot published at or before it' },
     acceptStale: { type: 'string', description: 'true: answer even when sources are staler than the report allows' },
+    stream: {
+      type: 'string',
+      description: 'true: the whole result (not a page; limit optional) streamed as CSV (default), NDJSON or Parquet; the row count follows in the x-coldpipe-rows trailer',
+    },
   },
 } as const
 
 export function registerReportRoutes(app: FastifyInstance, deps: { catalog: ReportCatalog; service: ReportService; access: AccessControl }): void {
+  // Before fastify waits for in-flight requests: a download whose client stopped reading would never end by itself.
+  app.addHook('preClose', async () => deps.service.abortStreams())
   app.get('/reports', { schema: { summary: 'The report catalog with parameter schemas', tags: ['reports'] } }, async (request) => {
     const { reports, problems } = await deps.catalog.list()
     const caller = request.caller!
@@ -83,13 +89,22 @@ export function registerReportRoutes(app: FastifyInstance, deps: { catalog: Repo
         const value = request.headers[key]
         return Array.isArray(value) ? value.join(',') : value
       }
-      const result = await deps.service.run({
+      const reportRequest = {
         name,
         query: request.query as Record<string, unknown>,
         accept: header('accept'),
         ifNoneMatch: header('if-none-match'),
         acceptStaleHeader: header('x-coldpipe-accept-stale'),
-      })
+      }
+      if (wantsStream(reportRequest.query)) {
+        const streamed = await deps.service.stream(reportRequest, request.caller?.bucket ?? `ip:${request.ip}`)
+        // Chunked with a trailer: the count is known only at the end; a cut response (no trailer) is incomplete.
+        reply.headers(streamed.headers).status(200)
+        reply.trailer('x-coldpipe-rows', async () => String(await streamed.rows))
+        streamed.rows.catch((error: unknown) => request.log.warn({ err: error, report: name }, 'streamed download stopped before its end'))
+        return reply.send(streamed.body)
+      }
+      const result = await deps.service.run(reportRequest)
       reply.headers(result.headers).status(result.status)
       return reply.send(result.body ?? '')
     },

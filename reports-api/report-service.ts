@@ -1,8 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto'
-import { readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { quoteIdent, quoteLiteral, type ColumnInfo } from '../core/duckdb/index.ts'
+import { createHash } from 'node:crypto'
+import { PassThrough, Writable } from 'node:stream'
+import { quoteIdent, type ColumnInfo } from '../core/duckdb/index.ts'
 import { ColdpipeError } from '../core/errors.ts'
 import type { ApiConfig } from './api-config.ts'
 import type { ApiMetrics } from './api-metrics.ts'
@@ -11,7 +9,9 @@ import type { QueryLimiter } from './query-limiter.ts'
 import type { ReportCatalog } from './report-catalog.ts'
 import type { ReportDefinition } from './report-definition.ts'
 import { bindParams, type BoundParams } from './report-params.ts'
-import { contentTypes, encodeCsv, encodeNdjson, negotiateFormat, type Format } from './result-formats.ts'
+import { contentTypes, encodeCsv, encodeNdjson, negotiateFormat, streamFormats, type Format, type StreamFormat } from './result-formats.ts'
+import { streamFailure, streamQuery } from './result-stream.ts'
+import { StreamQuota } from './stream-quota.ts'
 import type { CachedResult, ResultCache } from './result-cache.ts'
 import type { SnapshotLease, SnapshotPool } from './snapshot-pool.ts'
 
@@ -29,7 +29,16 @@ export interface ReportReply {
   body?: Buffer | string
 }
 
+/** A streamed download: headers to send, the body, and the row count once the body has ended. */
+export interface StreamReply {
+  headers: Record<string, string>
+  body: PassThrough
+  /** Resolves with the rows written after the last byte was handed to `body` (then `body` ends); rejects if the stream failed. */
+  rows: Promise<number>
+}
+
 interface Paging {
+  /** Absent only for streamed downloads: the whole result. */
   limit: number
   offset: number
   sort?: { column: string; descending: boolean }
@@ -67,9 +76,27 @@ export function parseBoolean(value: string | undefined): boolean {
   return value !== undefined && ['true', '1', 'yes'].includes(value.toLowerCase())
 }
 
+/** `?stream=true`: the whole result as CSV, NDJSON or Parquet, not a page. */
+export function wantsStream(query: Record<string, unknown>): boolean {
+  return parseBoolean(single(query, 'stream'))
+}
+
+/** Collects a small stream into one Buffer (a Parquet page is written by DuckDB, then answered whole). */
+class BufferSink extends Writable {
+  readonly parts: Buffer[] = []
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.parts.push(chunk)
+    callback()
+  }
+}
+
 /** Runs named reports: parameters, snapshot choice, freshness, cache and ETag, encoding. */
 export class ReportService {
   private readonly inFlight = new Map<string, Promise<CachedResult>>()
+  /** Concurrent streamed downloads per key and in all; shared with /sql streams (see result-stream.ts). */
+  readonly streamQuota: StreamQuota
+  /** Running streams' stop switches, so shutdown does not wait for a client that stopped reading. */
+  private readonly activeStreams = new Set<AbortController>()
 
   constructor(
     private readonly deps: {
@@ -80,7 +107,9 @@ export class ReportService {
       config: ApiConfig
       metrics: ApiMetrics
     },
-  ) {}
+  ) {
+    this.streamQuota = new StreamQuota(deps.config.maxStreamsPerKey, deps.config.maxStreams)
+  }
 
   private paging(definition: ReportDefinition, query: Record<string, unknown>, format: Format): Paging {
     const { maxRows } = this.deps.config
@@ -117,25 +146,7 @@ export class ReportService {
     const lease = await this.pickSnapshot(request.query)
     try {
       const manifest = lease.manifest
-      const freshness = reportSources(snapshotFreshness(manifest), definition.sql, definition.sources)
-      const dataAsOf = oldestAsOf(freshness)
-      const headers: Record<string, string> = {
-        'x-coldpipe-snapshot': String(manifest.id),
-        'x-coldpipe-snapshot-published-at': manifest.publishedAt,
-        vary: 'Accept, X-Coldpipe-Accept-Stale',
-      }
-      if (dataAsOf) headers['x-coldpipe-data-as-of'] = dataAsOf
-      if (definition.maxStalenessSeconds !== undefined) {
-        const stale = freshness.filter((entry) => entry.lagSeconds > definition.maxStalenessSeconds!)
-        if (stale.length > 0 && !acceptStale) {
-          throw new ColdpipeError(
-            'REPORT_STALE',
-            `report ${definition.name} allows data at most ${definition.maxStalenessSeconds} s old, but ${stale.map((s) => `${s.source} is ${s.lagSeconds} s old`).join(', ')}; pass acceptStale=true (or header X-Coldpipe-Accept-Stale: true) to get it anyway`,
-            { context: { report: definition.name, snapshot: manifest.id, maxStalenessSeconds: definition.maxStalenessSeconds, staleSources: stale } },
-          )
-        }
-        if (stale.length > 0) headers['x-coldpipe-stale'] = 'true'
-      }
+      const { headers, freshness } = this.snapshotHeaders(lease, definition, acceptStale)
       const key = this.cacheKey(manifest.id, definition, params, format, paging)
       const etag = `W/"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`
       headers.etag = etag
@@ -174,6 +185,31 @@ export class ReportService {
     }
   }
 
+  /** Snapshot and freshness headers; throws REPORT_STALE when a source is staler than the report allows. */
+  private snapshotHeaders(lease: SnapshotLease, definition: ReportDefinition, acceptStale: boolean): { headers: Record<string, string>; freshness: SourceFreshness[] } {
+    const manifest = lease.manifest
+    const freshness = reportSources(snapshotFreshness(manifest), definition.sql, definition.sources)
+    const dataAsOf = oldestAsOf(freshness)
+    const headers: Record<string, string> = {
+      'x-coldpipe-snapshot': String(manifest.id),
+      'x-coldpipe-snapshot-published-at': manifest.publishedAt,
+      vary: 'Accept, X-Coldpipe-Accept-Stale',
+    }
+    if (dataAsOf) headers['x-coldpipe-data-as-of'] = dataAsOf
+    if (definition.maxStalenessSeconds !== undefined) {
+      const stale = freshness.filter((entry) => entry.lagSeconds > definition.maxStalenessSeconds!)
+      if (stale.length > 0 && !acceptStale) {
+        throw new ColdpipeError(
+          'REPORT_STALE',
+          `report ${definition.name} allows data at most ${definition.maxStalenessSeconds} s old, but ${stale.map((s) => `${s.source} is ${s.lagSeconds} s old`).join(', ')}; pass acceptStale=true (or header X-Coldpipe-Accept-Stale: true) to get it anyway`,
+          { context: { report: definition.name, snapshot: manifest.id, maxStalenessSeconds: definition.maxStalenessSeconds, staleSources: stale } },
+        )
+      }
+      if (stale.length > 0) headers['x-coldpipe-stale'] = 'true'
+    }
+    return { headers, freshness }
+  }
+
   private envelope(
     definition: ReportDefinition,
     manifest: SnapshotLease['manifest'],
@@ -199,10 +235,89 @@ export class ReportService {
     return `${snapshotId}|${definition.name}|${definition.version}|${format}|${JSON.stringify(params.normalized)}|${paging.limit}|${paging.offset}|${sort}`
   }
 
-  private pagedSql(definition: ReportDefinition, paging: Paging, extraRow: boolean): string {
+  private pagedSql(definition: ReportDefinition, paging: Pick<Paging, 'offset' | 'sort'> & { limit?: number }, extraRow: boolean): string {
     const order = paging.sort ? ` ORDER BY ${quoteIdent(paging.sort.column)} ${paging.sort.descending ? 'DESC' : 'ASC'} NULLS LAST` : ''
     // limit and offset are validated integers; the report's own parameters stay bound ($name).
-    return `SELECT * FROM (\n${definition.sql}\n) AS _report${order} LIMIT ${paging.limit + (extraRow ? 1 : 0)} OFFSET ${paging.offset}`
+    const limit = paging.limit === undefined ? '' : ` LIMIT ${paging.limit + (extraRow ? 1 : 0)}`
+    const offset = paging.offset > 0 || paging.limit !== undefined ? ` OFFSET ${paging.offset}` : ''
+    return `SELECT * FROM (\n${definition.sql}\n) AS _report${order}${limit}${offset}`
+  }
+
+  /**
+   * The whole result (or `limit` rows, any number) streamed as CSV, NDJSON or Parquet. Validation, snapshot,
+   * freshness and the stream quota are checked before this resolves, so they still answer with an error
+   * status; after that a failure cuts the response, and success ends it with the row count (trailer).
+   */
+  async stream(request: ReportRequest, quotaKey: string): Promise<StreamReply> {
+    const definition = await this.deps.catalog.get(request.name)
+    const params = bindParams(definition, request.query)
+    const format = this.streamFormat(request)
+    const { offset, sort } = this.paging(definition, { ...request.query, limit: undefined }, 'csv')
+    const limit = parseNonNegative(request.query, 'limit', Number.MAX_SAFE_INTEGER)
+    const acceptStale = parseBoolean(single(request.query, 'acceptStale')) || parseBoolean(request.acceptStaleHeader)
+    const lease = await this.pickSnapshot(request.query)
+    let releaseQuota: (() => void) | undefined
+    try {
+      const { headers } = this.snapshotHeaders(lease, definition, acceptStale)
+      releaseQuota = this.streamQuota.acquire(quotaKey)
+      headers['content-type'] = contentTypes[format]
+      headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`
+      headers['cache-control'] = 'no-store'
+      const sql = this.pagedSql(definition, { offset, ...(sort ? { sort } : {}), ...(limit === undefined ? {} : { limit }) }, false)
+      const body = new PassThrough()
+      const timeoutMs = this.deps.config.streamTimeoutMs
+      const deadline = new AbortController()
+      this.activeStreams.add(deadline)
+      const timer = setTimeout(
+        () => deadline.abort(new ColdpipeError('REPORT_TIMEOUT', `the streamed download ran longer than ${timeoutMs} ms (api.streamTimeoutMs) and was stopped`, { context: { timeoutMs } })),
+        timeoutMs,
+      )
+      const stop = this.deps.metrics.reportQuerySeconds.startTimer({ report: definition.name })
+      const quotaRelease = releaseQuota
+      const rows = lease
+        .query('streams', timeoutMs, 'REPORT_TIMEOUT', (db) => streamQuery(db, sql, params.sql, format, body, { signal: deadline.signal }))
+        .then(
+          (outcome) => {
+            body.end()
+            return outcome.rows
+          },
+          (error: unknown) => {
+            body.destroy(error instanceof Error ? error : new Error(streamFailure(error)))
+            throw error
+          },
+        )
+        .finally(() => {
+          this.activeStreams.delete(deadline)
+          clearTimeout(timer)
+          stop()
+          quotaRelease()
+          lease.release()
+        })
+      rows.catch(() => undefined)
+      return { headers, body, rows }
+    } catch (error) {
+      releaseQuota?.()
+      lease.release()
+      throw error
+    }
+  }
+
+  /** Stops every running stream (its response is cut, its query interrupted): for shutdown. */
+  abortStreams(): void {
+    for (const controller of this.activeStreams) controller.abort(new ColdpipeError('STREAM_ABORTED', 'the server is shutting down'))
+  }
+
+  /** `?format=` or Accept; JSON cannot be streamed, so a stream that only got JSON through a wildcard (a browser) is CSV. */
+  private streamFormat(request: ReportRequest): StreamFormat {
+    const askedJson = request.query.format !== undefined || /application\/json/i.test(request.accept ?? '')
+    const negotiated = request.accept === undefined || request.accept.trim() === '' ? 'json' : negotiateFormat(request.query.format, request.accept)
+    const format = request.query.format !== undefined ? negotiateFormat(request.query.format, request.accept) : negotiated === 'json' && !askedJson ? 'csv' : negotiated
+    if (!(streamFormats as readonly string[]).includes(format)) {
+      throw new ColdpipeError('REPORT_FORMAT_UNSUPPORTED', `stream=true sends the whole result as ${streamFormats.join(', ')}; JSON answers are pages of at most api.maxRows rows (use limit and offset)`, {
+        context: { param: 'format', got: format, expected: streamFormats },
+      })
+    }
+    return format as StreamFormat
   }
 
   private async compute(lease: SnapshotLease, definition: ReportDefinition, params: BoundParams, paging: Paging, format: Format): Promise<EncodedResult> {
@@ -210,14 +325,9 @@ export class ReportService {
     try {
       return await lease.query('reports', this.deps.config.reportTimeoutMs, 'REPORT_TIMEOUT', async (db) => {
         if (format === 'parquet') {
-          const file = join(tmpdir(), `coldpipe-report-${randomUUID()}.parquet`)
-          try {
-            await db.run(`COPY (${this.pagedSql(definition, paging, false)}) TO ${quoteLiteral(file)} (FORMAT parquet)`, params.sql)
-            const body = await readFile(file)
-            return { body, columns: [], page: { limit: paging.limit, offset: paging.offset, returned: -1, hasMore: false } }
-          } finally {
-            await rm(file, { force: true })
-          }
+          const sink = new BufferSink()
+          await streamQuery(db, this.pagedSql(definition, paging, false), params.sql, 'parquet', sink)
+          return { body: Buffer.concat(sink.parts), columns: [], page: { limit: paging.limit, offset: paging.offset, returned: -1, hasMore: false } }
         }
         const result = await db.queryJson(this.pagedSql(definition, paging, true), params.sql)
         const hasMore = result.rows.length > paging.limit

@@ -1,7 +1,12 @@
+import { csvLines } from '../core/csv.ts'
 import { ColdpipeError } from '../core/errors.ts'
 
 export const formats = ['json', 'csv', 'ndjson', 'parquet'] as const
 export type Format = (typeof formats)[number]
+
+/** Formats a whole result can be streamed in; JSON answers are pages of at most api.maxRows. */
+export const streamFormats = ['csv', 'ndjson', 'parquet'] as const
+export type StreamFormat = (typeof streamFormats)[number]
 
 export const contentTypes: Record<Format, string> = {
   json: 'application/json; charset=utf-8',
@@ -50,17 +55,25 @@ export function negotiateFormat(formatParam: unknown, accept: string | undefined
   })
 }
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return ''
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value)
-  return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text
-}
-
 /** RFC 4180 CSV with a header line; nested values as JSON text. */
 export function encodeCsv(columns: string[], rows: Record<string, unknown>[]): Buffer {
-  const lines = [columns.map(csvCell).join(',')]
-  for (const row of rows) lines.push(columns.map((column) => csvCell(row[column])).join(','))
-  return Buffer.from(`${lines.join('\r\n')}\r\n`)
+  return Buffer.from(csvLines([columns, ...rows.map((row) => columns.map((column) => row[column]))]))
+}
+
+/** CSV lines (no header) for rows given as arrays in column order; the streaming path encodes chunk by chunk. */
+export function encodeCsvRows(rows: unknown[][]): string {
+  return csvLines(rows)
+}
+
+/** NDJSON lines for rows given as arrays in column order. */
+export function encodeNdjsonRows(columns: string[], rows: unknown[][]): string {
+  let text = ''
+  for (const row of rows) {
+    const object: Record<string, unknown> = {}
+    for (let i = 0; i < columns.length; i++) object[columns[i]!] = row[i]
+    text += `${JSON.stringify(object)}\n`
+  }
+  return text
 }
 
 export function encodeNdjson(rows: Record<string, unknown>[]): Buffer {

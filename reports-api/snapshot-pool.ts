@@ -1,12 +1,18 @@
 import type { Database } from '../core/duckdb/index.ts'
-import { ColdpipeError, messageOf, type ErrorCode } from '../core/errors.ts'
+import { ColdpipeError, isColdpipeError, messageOf, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SnapshotManifest, SnapshotStore } from '../warehouse/snapshot-store.ts'
+import { currentSlotDeadline } from './query-limiter.ts'
+import { streamInstanceOptions, streamPipeDirectory } from './result-stream.ts'
 
-/** The part of SnapshotStore the API uses. */
-export type SnapshotSource = Pick<SnapshotStore, 'current' | 'get' | 'list' | 'openReadOnly'>
+/** How long a report query may keep going after its interrupt before the request answers anyway. */
+const interruptGraceMs = 250
 
-export type ConnectionKind = 'reports' | 'sql'
+/** The part of SnapshotStore the API uses; `dir` lets the SQL worker processes open snapshots themselves. */
+export type SnapshotSource = Pick<SnapshotStore, 'current' | 'get' | 'list' | 'openReadOnly' | 'dir'>
+
+/** `streams`: a separate instance for whole-result downloads (result-stream.ts), memory-capped by api.streamMemoryLimit. */
+export type ConnectionKind = 'reports' | 'sql' | 'streams'
 
 interface ConnectionSet {
   main: Promise<Database>
@@ -39,6 +45,7 @@ class SnapshotHandle {
     readonly manifest: SnapshotManifest,
     private readonly source: SnapshotSource,
     private readonly sqlMemoryLimit: string,
+    private readonly streamMemoryLimit?: string,
   ) {}
 
   get id(): number {
@@ -48,7 +55,9 @@ class SnapshotHandle {
   private set(kind: ConnectionKind): ConnectionSet {
     let set = this.sets.get(kind)
     if (!set) {
-      const options = kind === 'sql' ? { settings: sandboxSettings(this.sqlMemoryLimit) } : {}
+      // Trusted report SQL may write into the stream pipe folder only (DuckDB's own CSV/Parquet writers, result-stream.ts).
+      const options =
+        kind === 'sql' ? { settings: sandboxSettings(this.sqlMemoryLimit) } : kind === 'streams' ? streamInstanceOptions(this.streamMemoryLimit) : { allowedDirectories: [streamPipeDirectory()] }
       const main = this.source.openReadOnly(this.id, options).then(({ db }) => db)
       set = { main, idle: [], all: [] }
       this.sets.set(kind, set)
@@ -79,12 +88,26 @@ class SnapshotHandle {
 
   leaseEnded(): void {
     this.leases--
-    if (this.leases === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    this.wakeIfIdle()
   }
 
-  /** Resolves once no request holds this snapshot (closing an instance under a running query crashes DuckDB). */
+  /** A connection finished its query (possibly after its request already answered with a timeout). */
+  connectionDone(connection: Database): void {
+    this.inUse.delete(connection)
+    this.wakeIfIdle()
+  }
+
+  get idle(): boolean {
+    return this.leases === 0 && this.inUse.size === 0
+  }
+
+  private wakeIfIdle(): void {
+    if (this.idle) for (const wake of this.idleWaiters.splice(0)) wake()
+  }
+
+  /** Resolves once no request holds this snapshot and no query runs on it (closing an instance under a running query crashes DuckDB). */
   async drained(): Promise<void> {
-    if (this.leases === 0) return
+    if (this.idle) return
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -120,7 +143,7 @@ export class SnapshotPool {
 
   constructor(
     private readonly source: SnapshotSource,
-    private readonly options: { logger: Logger; sqlMemoryLimit: string; checkIntervalMs?: number; onSwitch?: (from: number | undefined, to: number) => void },
+    private readonly options: { logger: Logger; sqlMemoryLimit: string; streamMemoryLimit?: string; checkIntervalMs?: number; onSwitch?: (from: number | undefined, to: number) => void },
   ) {}
 
   /** The current snapshot's manifest, re-read at most every checkIntervalMs once there is one; undefined before the first publish. */
@@ -160,7 +183,7 @@ export class SnapshotPool {
   private handle(id: number, manifest?: SnapshotManifest): Promise<SnapshotHandle> {
     let handle = this.handles.get(id)
     if (!handle) {
-      handle = (async () => new SnapshotHandle(manifest ?? (await this.source.get(id)), this.source, this.options.sqlMemoryLimit))()
+      handle = (async () => new SnapshotHandle(manifest ?? (await this.source.get(id)), this.source, this.options.sqlMemoryLimit, this.options.streamMemoryLimit))()
       this.handles.set(id, handle)
       handle.catch(() => this.handles.delete(id))
     }
@@ -168,7 +191,7 @@ export class SnapshotPool {
   }
 
   private async closeIfIdle(handle: SnapshotHandle): Promise<void> {
-    if (handle.leases > 0 || !handle.retired) return
+    if (!handle.idle || !handle.retired || this.handles.get(handle.id) === undefined) return
     this.handles.delete(handle.id)
     try {
       await handle.close()
@@ -205,27 +228,45 @@ export class SnapshotPool {
     return {
       manifest: handle.manifest,
       query: async (kind, timeoutMs, timeoutCode, fn) => {
+        // Inside a limiter slot the slot's deadline (queue wait included) caps the run as well.
+        const slotDeadline = currentSlotDeadline()
+        const budgetMs = Math.min(timeoutMs, slotDeadline === undefined ? Infinity : slotDeadline - Date.now())
+        const timeoutError = (cause?: unknown): ColdpipeError =>
+          new ColdpipeError(timeoutCode, `the query ran longer than ${timeoutMs} ms (queue wait included) and was stopped`, {
+            ...(cause === undefined ? {} : { cause }),
+            context: { snapshot: handle.id, timeoutMs },
+          })
+        if (budgetMs <= 0) throw timeoutError()
         const connection = await handle.connection(kind)
         handle.inUse.add(connection)
         let timedOut = false
+        let giveUp: ((error: Error) => void) | undefined
+        let graceTimer: NodeJS.Timeout | undefined
         const timer = setTimeout(() => {
           timedOut = true
           connection.interrupt()
-        }, timeoutMs)
-        try {
-          return await fn(connection)
-        } catch (error) {
-          if (timedOut) {
-            throw new ColdpipeError(timeoutCode, `the query ran longer than ${timeoutMs} ms and was stopped`, {
-              cause: error,
-              context: { snapshot: handle.id, timeoutMs },
-            })
-          }
-          throw error
-        } finally {
+          // DuckDB's interrupt does not reach everything (the JS conversion of a result, one huge value):
+          // the answer goes out shortly after the deadline whether or not the connection has stopped.
+          graceTimer = setTimeout(() => giveUp?.(timeoutError()), interruptGraceMs)
+        }, budgetMs)
+        const work = (async () => fn(connection))()
+        const settled = work.then(
+          () => undefined,
+          () => undefined,
+        )
+        // The connection goes back to the idle list only once DuckDB is really done with it.
+        void settled.finally(() => {
           clearTimeout(timer)
-          handle.inUse.delete(connection)
+          clearTimeout(graceTimer)
           handle.release(kind, connection)
+          handle.connectionDone(connection)
+          void this.closeIfIdle(handle)
+        })
+        try {
+          return await Promise.race([work, new Promise<never>((_resolve, reject) => (giveUp = reject))])
+        } catch (error) {
+          if (timedOut && !(isColdpipeError(error) && error.code === timeoutCode)) throw timeoutError(error)
+          throw error
         }
       },
       release: () => {

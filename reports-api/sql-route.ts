@@ -1,104 +1,128 @@
 import type { FastifyInstance } from 'fastify'
-import { ColdpipeError, isColdpipeError } from '../core/errors.ts'
+import { ColdpipeError } from '../core/errors.ts'
 import type { ApiConfig } from './api-config.ts'
 import type { QueryLimiter } from './query-limiter.ts'
 import type { SnapshotPool } from './snapshot-pool.ts'
+import { streamFormats } from './result-formats.ts'
+import { sqlStreamFormat, streamSql } from './sql-stream.ts'
+import { checkSqlSize, checkSqlText } from './sql-text-check.ts'
+import type { WorkerResult } from './sql-worker/sql-worker-protocol.ts'
+import type { SqlWorkerPool } from './sql-worker/sql-worker-pool.ts'
+import type { StreamQuota } from './stream-quota.ts'
 
-/** Leading keywords of the statements ad-hoc SQL may run: queries only. */
-const allowedLeads = new Set(['SELECT', 'WITH', 'FROM', 'VALUES', 'TABLE', '('])
+export { checkSqlText } from './sql-text-check.ts'
 
-/**
- * Table functions that read files or other databases. The sandbox (enable_external_access=false) refuses them
- * anyway; refusing them here as well gives a clear code and keeps a second wall if a setting ever slips.
- */
-const fileFunctions = /\b(read_\w+|glob|sniff_csv|parquet_\w+|iceberg_\w+|delta_scan|sqlite_\w+|postgres_\w+|mysql_\w+|query_table|duckdb_secrets|load_extension)\s*\(/i
-
-function stripCommentsAndStrings(sql: string): { code: string; keywords: string; withStrings: string } {
-  const withStrings = sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ')
-  const noStrings = withStrings.replace(/'(?:[^']|'')*'/g, "''")
-  // For function calls quoted identifiers are unquoted, not blanked: `"read_csv"(…)` is still read_csv; for
-  // statement keywords they are blanked, so a column quoted as "load" is fine.
-  return { code: noStrings.replace(/"/g, ''), keywords: noStrings.replace(/"(?:[^"]|"")*"/g, '""'), withStrings }
+/** JSON escaping can make each byte of the statement up to six in the body (`\u0000`), plus the envelope. */
+export function sqlBodyLimitBytes(config: ApiConfig): number {
+  return config.sqlMaxStatementBytes * 6 + 1024
 }
 
-function forbidden(kind: string, reason: string): ColdpipeError {
-  return new ColdpipeError('SQL_FORBIDDEN', `${kind} statements are not allowed here: ${reason}`, { context: { statement: kind } })
+export interface SqlRouteDeps {
+  pool: SnapshotPool
+  limiter: QueryLimiter
+  workers: SqlWorkerPool
+  config: ApiConfig
+  /** The per-key quota of streamed downloads, shared with report streams. */
+  streamQuota: StreamQuota
+  sqlAllowed: (callerSql: boolean) => void
 }
 
-/** The textual half of the check: one read-only query, no file access. DuckDB's own parse is the other half. */
-export function checkSqlText(sql: string): void {
-  const { code, keywords, withStrings } = stripCommentsAndStrings(sql)
-  const trimmed = keywords.trim()
-  if (!trimmed) throw new ColdpipeError('SQL_INVALID', 'the SQL is empty', { context: {} })
-  const lead = trimmed.startsWith('(') ? '(' : (/^[A-Za-z_]+/.exec(trimmed)?.[0] ?? trimmed.slice(0, 10)).toUpperCase()
-  if (!allowedLeads.has(lead)) throw forbidden(lead, 'ad-hoc SQL is read-only, one SELECT query')
-  if (/;\s*\S/.test(trimmed)) throw forbidden('MULTIPLE', 'send one statement per request')
-  const fileCall = fileFunctions.exec(code)
-  if (fileCall) throw forbidden('FILE_ACCESS', `${fileCall[1]}() reads outside the snapshot`)
-  if (/\b(from|join)\s+'/i.test(withStrings) || /\b(from|join)\s+'/i.test(code)) throw forbidden('FILE_ACCESS', 'file paths as tables read outside the snapshot')
-  for (const keyword of ['ATTACH', 'DETACH', 'INSTALL', 'LOAD', 'COPY', 'EXPORT', 'IMPORT', 'PRAGMA', 'CALL', 'SET', 'RESET', 'CREATE', 'INSERT', 'UPDATE', 'DELETE', 'DROP', 'ALTER']) {
-    // Inside a query these can only appear as statements of a CTE body (e.g. WITH … INSERT), never as clauses;
-    // `SET` and `UPDATE` are matched only in statement position.
-    const pattern = keyword === 'SET' || keyword === 'UPDATE' || keyword === 'RESET' ? new RegExp(`(^|[;(]\\s*)${keyword}\\b`, 'i') : new RegExp(`\\b${keyword}\\b`, 'i')
-    if (pattern.test(trimmed)) throw forbidden(keyword, 'ad-hoc SQL is read-only, one SELECT query')
-  }
-}
-
-export function registerSqlRoute(app: FastifyInstance, deps: { pool: SnapshotPool; limiter: QueryLimiter; config: ApiConfig; sqlAllowed: (callerSql: boolean) => void }): void {
+export function registerSqlRoute(app: FastifyInstance, deps: SqlRouteDeps): void {
+  const { config } = deps
+  const activeStreams = new Set<AbortController>()
+  // Before fastify waits for in-flight requests: a stream whose client stopped reading would never end by itself.
+  app.addHook('preClose', async () => {
+    for (const controller of activeStreams) controller.abort(new ColdpipeError('STREAM_ABORTED', 'the server is shutting down'))
+  })
   app.post(
     '/sql',
     {
+      bodyLimit: sqlBodyLimitBytes(config),
+      // A body over the route's limit is a statement over the size limit: same code, same shape.
+      errorHandler: (error, _request, reply) => {
+        if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+          throw new ColdpipeError('SQL_TOO_LARGE', `the request body is over ${sqlBodyLimitBytes(config)} bytes; statements may be at most ${config.sqlMaxStatementBytes} bytes (api.sqlMaxStatementBytes)`, {
+            context: { maxBytes: config.sqlMaxStatementBytes },
+          })
+        }
+        throw error
+      },
       schema: {
-        summary: 'Run one read-only ad-hoc query on the current snapshot (sandboxed; needs an API key with sql: true)',
+        summary: 'Run one read-only ad-hoc query on the current snapshot (sandboxed worker process; needs an API key with sql: true)',
         tags: ['sql'],
         body: {
           type: 'object',
           required: ['sql'],
           additionalProperties: false,
-          properties: { sql: { type: 'string', minLength: 1, maxLength: 100_000, description: 'One SELECT statement' } },
+          properties: {
+            sql: { type: 'string', minLength: 1, description: `One SELECT statement, at most api.sqlMaxStatementBytes (${config.sqlMaxStatementBytes}) bytes` },
+            stream: {
+              type: 'boolean',
+              description:
+                'true: the whole result (not capped by api.sqlMaxRows) streamed as CSV (default), NDJSON or Parquet; the row count follows in the x-coldpipe-rows trailer. Takes a stream slot of the key (api.maxStreamsPerKey) and an SQL worker; ends at api.streamTimeoutMs',
+            },
+            format: { type: 'string', enum: ['json', ...streamFormats], description: 'With stream: true, overrides the Accept header (json cannot be streamed: 406)' },
+          },
         },
       },
     },
     async (request, reply) => {
+      // The budget starts when the request arrives: queue wait, worker start and run all count.
+      const deadline = Date.now() + config.sqlTimeoutMs
       deps.sqlAllowed(request.caller?.sql ?? false)
-      const { sql } = request.body as { sql: string }
+      const { sql, stream, format } = request.body as { sql: string; stream?: boolean; format?: string }
+      checkSqlSize(sql, config.sqlMaxStatementBytes)
       checkSqlText(sql)
+      if (stream) {
+        const accept = request.headers.accept
+        return streamSql({ ...deps, quota: deps.streamQuota, active: activeStreams }, request, reply, sql, sqlStreamFormat(format, Array.isArray(accept) ? accept.join(',') : accept))
+      }
+      if (format !== undefined && format !== 'json') {
+        throw new ColdpipeError('REPORT_FORMAT_UNSUPPORTED', `format "${format}" needs stream: true; without it /sql answers JSON of at most api.sqlMaxRows rows`, {
+          context: { param: 'format', got: format, expected: ['json'] },
+        })
+      }
+      // A client that goes away cancels its query: out of the queue, or interrupted and if need be killed.
+      const disconnected = new AbortController()
+      const onClose = (): void => {
+        if (!reply.raw.writableEnded) disconnected.abort(new ColdpipeError('REQUEST_ABORTED', 'the client closed the connection'))
+      }
+      reply.raw.once('close', onClose)
       const lease = await deps.pool.lease()
       try {
-        const result = await deps.limiter.run(() =>
-          lease.query('sql', deps.config.sqlTimeoutMs, 'SQL_TIMEOUT', async (db) => {
-            let info
-            try {
-              info = await db.inspectStatements(sql)
-            } catch (error) {
-              throw new ColdpipeError('SQL_INVALID', isColdpipeError(error) ? error.message : String(error), { cause: error, context: {} })
-            }
-            if (info.count !== 1) throw forbidden('MULTIPLE', 'send one statement per request')
-            if (info.firstKind !== 'SELECT') throw forbidden(info.firstKind, 'ad-hoc SQL is read-only, one SELECT query')
-            try {
-              return await db.queryJsonUpTo(sql, deps.config.sqlMaxRows)
-            } catch (error) {
-              // The sandbox's refusals (file access, extensions, locked settings) arrive as DuckDB permission or
-              // locked-configuration errors; DuckDB exposes no error type beyond its message prefix.
-              if (isColdpipeError(error) && /^(Permission Error|Invalid Input Error: Cannot change configuration)/.test(error.message)) {
-                throw new ColdpipeError('SQL_FORBIDDEN', `refused by the sandbox: ${error.message}`, { cause: error, context: { statement: 'SANDBOX' } })
-              }
-              if (isColdpipeError(error) && error.code === 'WAREHOUSE_QUERY_FAILED') {
-                throw new ColdpipeError('SQL_INVALID', error.message, { cause: error, context: {} })
-              }
-              throw error
-            }
-          }),
-        )
+        const result = await new Promise<WorkerResult>((resolve, reject) => {
+          deps.limiter
+            .run(
+              async () => {
+                const job = deps.workers.start({
+                  snapshotId: lease.manifest.id,
+                  sql,
+                  maxRows: config.sqlMaxRows,
+                  maxResultBytes: config.sqlMaxResultBytes,
+                  deadline,
+                  timeoutMs: config.sqlTimeoutMs,
+                  signal: disconnected.signal,
+                })
+                job.answer.then(resolve, reject)
+                // The slot stays taken until the worker is idle again or killed, not just until the answer.
+                await job.done
+              },
+              { deadline, signal: disconnected.signal },
+            )
+            .catch(reject)
+        })
         reply.header('x-coldpipe-snapshot', String(lease.manifest.id))
         return {
           snapshot: { id: lease.manifest.id, publishedAt: lease.manifest.publishedAt },
           columns: result.columns,
           rows: result.rows,
           truncated: result.truncated,
-          maxRows: deps.config.sqlMaxRows,
+          ...(result.truncatedBy ? { truncatedBy: result.truncatedBy } : {}),
+          maxRows: config.sqlMaxRows,
+          maxResultBytes: config.sqlMaxResultBytes,
         }
       } finally {
+        reply.raw.off('close', onClose)
         lease.release()
       }
     },

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openDatabase, quoteLiteral, type Database } from '../core/duckdb/index.ts'
 import { ColdpipeError, isColdpipeError, messageOf } from '../core/errors.ts'
-import { silentLogger, type Logger } from '../core/logger.ts'
+import { childLogger, silentLogger, type Logger } from '../core/logger.ts'
 import { CommitLog, compactionIdempotencyKey, exportWatermarkKey, writeParquetToLake, type LakeFile } from '../lake/index.ts'
 import { readParquetSql } from '../transform/merge/index.ts'
 import { compactionGroups, planCompaction, type CompactionGroup } from './compaction-plan.ts'
@@ -182,8 +182,8 @@ export function summarizeCompaction(result: CompactResult): Record<string, unkno
 }
 
 async function compactNow(options: CompactOptions, config: CompactionConfig): Promise<CompactResult> {
-  const logger = options.logger ?? silentLogger
   const runId = options.runId ?? `compaction-${randomUUID().slice(0, 8)}`
+  const logger = childLogger(options.logger ?? silentLogger, { runId })
   const log = await CommitLog.open(options.lakeRoot, { logger })
   const work = compactionGroups(log.activeFiles().values())
     .map((group) => ({ group, plan: planCompaction(group.files, config) }))
@@ -206,7 +206,7 @@ async function compactNow(options: CompactOptions, config: CompactionConfig): Pr
         const table = `${group.service}.${group.table}`
         const attempt = async (g: CompactionGroup, p: LakeFile[][]) => {
           const done = await compactGroup(db!, log, g, p, runId, options.failpoint)
-          logger.info({ runId, ...done, paths: undefined }, 'compacted table')
+          logger.info({ ...done, paths: undefined }, 'compacted table')
           result.tables.push({ ...done, activeFiles: 0 })
         }
         try {
@@ -225,7 +225,7 @@ async function compactNow(options: CompactOptions, config: CompactionConfig): Pr
             if (rest.length > 0) await attempt({ ...group, files }, rest)
           }
         } catch (error) {
-          logger.error({ runId, table, err: isColdpipeError(error) ? error.toJSON() : messageOf(error) }, 'compaction of a table failed; its files are unchanged')
+          logger.error({ table, err: isColdpipeError(error) ? error.toJSON() : messageOf(error) }, 'compaction of a table failed; its files are unchanged')
           failures.push({ table, error })
         }
       }

@@ -22,8 +22,11 @@ export const maintenanceDefaults = {
     graceMs: 3_600_000,
     /** Dead-letter files older than this are removed. */
     deadLetterKeepDays: 30,
-    /** Export run records (`_state/export-runs/`) older than this are removed. */
-    runRecordKeepDays: 30,
+    /**
+     * Export run records (`_state/export-runs/`) older than this are removed. They let a re-run of the same
+     * run id skip the tables it committed; as long as the commit log keeps commits (7 days by default).
+     */
+    runRecordKeepDays: 7,
   },
 } as const
 

@@ -5,6 +5,7 @@ import { ColdpipeError, messageOf } from '../core/errors.ts'
 import type { Watermark } from '../lake/index.ts'
 import { moveIntoPlace, tempFileIn, writeFileAtomic } from '../lake/index.ts'
 import type { StaleTable } from './quarantine.ts'
+import { sandboxSettings } from './sql-sandbox.ts'
 import { tablesDirName, type TableFiles } from './table-files.ts'
 
 export interface SnapshotTable {
@@ -32,6 +33,17 @@ export interface SnapshotManifest {
   /** Tables kept at an older state because a lake file of theirs was quarantined, and why. */
   stale?: StaleTable[]
   info?: Record<string, unknown>
+}
+
+export interface OpenReadOnlyOptions {
+  memoryLimit?: string
+  threads?: number
+  /** DuckDB settings over the sandbox's (a reader may tighten them; loosening is what `localFiles` is for). */
+  settings?: Record<string, string>
+  /** Lets statements read and write local files (external access on); the rest of the sandbox stays. */
+  localFiles?: boolean
+  /** Extra folders the sandboxed instance may read and write (the reports API's stream pipes, see result-stream.ts). */
+  allowedDirectories?: string[]
 }
 
 const currentLinkName = 'current.duckdb'
@@ -141,8 +153,14 @@ export class SnapshotStore {
     return full
   }
 
-  /** Opens a published snapshot read-only; any number of readers may hold it while newer ones publish. */
-  async openReadOnly(id?: number, options: { memoryLimit?: string; threads?: number; settings?: Record<string, string> } = {}): Promise<{ db: Database; manifest: SnapshotManifest }> {
+  /**
+   * Opens a published snapshot read-only for a reader; any number of readers may hold it while newer ones
+   * publish. Every reader gets the engine sandbox (sandboxSettings): no file or network access except the
+   * snapshot's own table files, extensions neither installed nor loaded, configuration locked.
+   * `localFiles` keeps the rest of the sandbox but lets a local user's statements read and write files
+   * (`coldpipe sql --allow-local-files`).
+   */
+  async openReadOnly(id?: number, options: OpenReadOnlyOptions = {}): Promise<{ db: Database; manifest: SnapshotManifest }> {
     const snapshotId = id ?? (await this.currentId())
     if (snapshotId === undefined) {
       throw new ColdpipeError('WAREHOUSE_NO_SNAPSHOT', `no snapshot has been published in ${this.dir} yet (run \`coldpipe publish\`)`, {
@@ -150,9 +168,18 @@ export class SnapshotStore {
       })
     }
     const manifest = await this.get(snapshotId)
+    const settings = { ...sandboxSettings(options.memoryLimit), ...options.settings }
+    if (options.localFiles) delete settings.enable_external_access
     // A sandbox that refuses file access must still let the snapshot's own views read their table files.
-    const allowedDirectories = options.settings?.enable_external_access === 'false' && manifest.tablesDir ? [`${manifest.tablesDir}${sep}`] : undefined
-    const db = await openDatabase(this.databasePath(snapshotId), { ...options, readOnly: true, ...(allowedDirectories ? { allowedDirectories } : {}) })
+    const sandboxed = settings.enable_external_access === 'false'
+    const allowedDirectories = sandboxed ? [...(manifest.tablesDir ? [`${manifest.tablesDir}${sep}`] : []), ...(options.allowedDirectories ?? [])] : []
+    const db = await openDatabase(this.databasePath(snapshotId), {
+      memoryLimit: options.memoryLimit,
+      threads: options.threads,
+      settings,
+      readOnly: true,
+      ...(allowedDirectories.length > 0 ? { allowedDirectories } : {}),
+    })
     return { db, manifest }
   }
 

@@ -11,11 +11,11 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import Fastify from 'fastify'
 import { Value } from '@sinclair/typebox/value'
-import { openDatabase } from '../../core/duckdb/index.ts'
 import { createLogger } from '../../core/logger.ts'
 import { createMetricsRegistry } from '../../core/metrics.ts'
 import { ApiConfigSchema, startServer, type ApiConfig } from '../../reports-api/index.ts'
 import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
+import { buildBenchSnapshot } from '../helpers/build-snapshot.ts'
 
 interface CannonResult {
   requests: { average: number }
@@ -46,22 +46,16 @@ order by revenue desc, buyer_id
 limit $top
 `
 
-async function buildSnapshot(store: SnapshotStore): Promise<void> {
-  const buildPath = await store.newBuildPath()
-  const db = await openDatabase(buildPath)
-  await db.run(`
-    CREATE SCHEMA ordering;
-    CREATE TABLE ordering.buyers AS SELECT range::INTEGER AS id, 'Buyer ' || range AS name, ['DE','FR','NL','US'][(range % 4) + 1] AS country FROM range(5000);
-    CREATE TABLE ordering.orders AS SELECT range::BIGINT AS id, (hash(range) % 5000)::INTEGER AS buyer_id, (1 + range % 3)::INTEGER AS quantity,
-      (5 + (range % 40) * 1.25)::DECIMAL(10,2) AS unit_price FROM range(${orders});`)
-  db.close()
-  const asOf = new Date().toISOString()
-  await store.publish(buildPath, {
-    id: 1,
-    publishedAt: asOf,
-    lakeVersion: 1,
-    watermarks: [{ key: 'export:ordering.orders', service: 'ordering', table: 'orders', kind: 'export-full', position: null, asOf }],
-    tables: [{ schema: 'ordering', name: 'orders', rows: orders }],
+function buildSnapshot(store: SnapshotStore): Promise<void> {
+  return buildBenchSnapshot(store, {
+    service: 'ordering',
+    table: 'orders',
+    rows: orders,
+    createSql: `
+      CREATE SCHEMA ordering;
+      CREATE TABLE ordering.buyers AS SELECT range::INTEGER AS id, 'Buyer ' || range AS name, ['DE','FR','NL','US'][(range % 4) + 1] AS country FROM range(5000);
+      CREATE TABLE ordering.orders AS SELECT range::BIGINT AS id, (hash(range) % 5000)::INTEGER AS buyer_id, (1 + range % 3)::INTEGER AS quantity,
+        (5 + (range % 40) * 1.25)::DECIMAL(10,2) AS unit_price FROM range(${orders});`,
   })
 }
 

@@ -3,7 +3,16 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../../core/logger.ts'
-import { defaultShopTopics, demoChangeTopics, ShopGenerator } from '../../demo/simulator/index.ts'
+import type { ChangeTopicConfig } from '../../ingest/changes/changes-config.ts'
+import { defaultShopTopics, ShopGenerator } from '../../demo/simulator/index.ts'
+
+/** The change topics the soak ingests: CDC envelopes of two shop tables and both services' integration events. */
+export const soakChangeTopics: ChangeTopicConfig[] = [
+  { topic: defaultShopTopics.orders, format: 'debezium', service: 'ordering', table: 'orders', key: ['id'] },
+  { topic: defaultShopTopics.catalogItems, format: 'debezium', service: 'catalog', table: 'catalog_items', key: ['id'] },
+  { topic: defaultShopTopics.orderingEvents, format: 'integration-event', service: 'ordering', table: 'events' },
+  { topic: defaultShopTopics.catalogEvents, format: 'integration-event', service: 'catalog', table: 'events' },
+]
 
 /**
  * Continuous change traffic: the demo shop's CDC envelopes (orders, catalog items) and integration events,
@@ -31,7 +40,7 @@ export class SoakEvents {
     const kafka = new Kafka({ clientId: 'coldpipe-soak-producer', brokers: [bootstrap], logLevel: logLevel.NOTHING })
     const admin = kafka.admin()
     await admin.connect()
-    await admin.createTopics({ topics: demoChangeTopics.map((t) => ({ topic: t.topic, numPartitions: 1 })), waitForLeaders: true })
+    await admin.createTopics({ topics: soakChangeTopics.map((t) => ({ topic: t.topic, numPartitions: 1 })), waitForLeaders: true })
     await admin.disconnect()
     const producer = kafka.producer()
     await producer.connect()

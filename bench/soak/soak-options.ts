@@ -31,7 +31,7 @@ export const soakDefaults: SoakOptions = {
   days: 30,
   hourMs: 800,
   runs: 1,
-  publishRuns: 1,
+  publishRuns: 3,
   eventsPerHour: 150,
   accountRows: 5_000,
   accountInsertsPerHour: 20,
@@ -44,7 +44,7 @@ export const soakDefaults: SoakOptions = {
 }
 
 const usage = `node --import tsx bench/soak/soak-bench.ts [--days 30] [--hour-ms 800] [--runs 1]
-  [--publish-runs 1] [--events-per-hour 150] [--updates-per-hour 100] [--base-day 3] [--keep] [--log bench/results/soak.log]`
+  [--publish-runs 3] [--events-per-hour 150] [--updates-per-hour 100] [--base-day 3] [--keep] [--log bench/results/soak.log]`
 
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback

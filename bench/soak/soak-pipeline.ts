@@ -1,11 +1,13 @@
 import { CloseStack } from '../../core/close-stack.ts'
-import { parseConfig, type ColdpipeConfig } from '../../core/config/index.ts'
+import { parseConfig, type ColdpipeConfig } from '../../cli/config/index.ts'
 import type { Logger } from '../../core/logger.ts'
 import { startChangeIngest, type ChangeIngest } from '../../ingest/index.ts'
-import { buildJobsFromConfig, loadStageDeps, parseCronSchedule, startScheduler, type CronSchedule, type RunOptions, type RunRecord, type Scheduler } from '../../jobs/index.ts'
-import { demoChangeTopics } from '../../demo/simulator/index.ts'
+import { buildJobsFromConfig } from '../../cli/build-jobs.ts'
+import { loadStageDeps } from '../../cli/stage-deps.ts'
+import { parseCronSchedule, startScheduler, type CronSchedule, type RunOptions, type RunRecord, type Scheduler } from '../../jobs/index.ts'
+import { soakChangeTopics } from './soak-events.ts'
 import { commitLogDefaults, updateLakeSettings } from '../../lake/index.ts'
-import { applyRetention } from '../../warehouse/index.ts'
+import { applyRetention, maintenanceDefaults } from '../../warehouse/index.ts'
 
 export interface SoakPipelineOptions {
   workDir: string
@@ -51,7 +53,7 @@ export class SoakPipeline {
             ],
           },
         ],
-        changes: { brokers: [options.bootstrap], groupId: 'coldpipe-soak', topics: demoChangeTopics },
+        changes: { brokers: [options.bootstrap], groupId: 'coldpipe-soak', topics: soakChangeTopics },
         jobs: {
           catchUpOnStart: false,
           publish: { schedule: schedules.publish },
@@ -74,7 +76,11 @@ export class SoakPipeline {
         set: { keepTombstonesForMs: Math.max(simulatedMs(commitLogDefaults.keepTombstonesForMs), orphanGraceMs), expireOlderThanMs: simulatedMs(commitLogDefaults.expireOlderThanMs) },
       })
       const deps = await loadStageDeps(config, logger, (close) => closers.push(close))
-      deps.applyRetention = (call) => applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger, orphanGraceMs })
+      // Day-based ages (export run records, dead letters) likewise: N days become N simulated days.
+      const simulatedDays = (days: number): number => simulatedMs(days * 24 * 3_600_000) / (24 * 3_600_000)
+      const retention = maintenanceDefaults.retention
+      const retentionConfig = { deadLetterKeepDays: simulatedDays(retention.deadLetterKeepDays), runRecordKeepDays: simulatedDays(retention.runRecordKeepDays) }
+      deps.applyRetention = (call) => applyRetention({ lakeRoot: config.lake, warehouse: config.warehouse, logger: call.logger, orphanGraceMs, config: retentionConfig })
       const scheduler = await startScheduler({ jobs: buildJobsFromConfig(config, deps), lakeRoot: config.lake, config: config.jobs, logger, schedule: false })
       closers.push(() => scheduler.close())
       const ingest = await startChangeIngest({ config: config.changes!, lakeRoot: config.lake, logger })

@@ -7,7 +7,6 @@ import { listenPort } from '../listen-port.ts'
 export const registerDemoCommand: RegisterCommand = (program, context) => {
   program
     .command('demo')
-    .description('run the embedded demo: shop databases (PGlite), dev Kafka broker, exports, warehouse snapshot, change ingest and the reports API')
     .option('-p, --port <port>', 'API port (default 3000; PORT in the environment overrides it; --port overrides both)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--data-dir <dir>', 'where the demo keeps its lake and warehouse (rebuilt at each start)', 'data/demo')

@@ -5,7 +5,6 @@ import type { RegisterCommand } from '../command-context.ts'
 export const registerDevBrokerCommand: RegisterCommand = (program, context) => {
   program
     .command('dev-broker')
-    .description('run the Kafka-wire-protocol dev broker (for development and tests; production uses Apache Kafka)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 = any free port)', '9092')
     .option('--data-dir <dir>', 'keep topics and committed offsets in this folder (default: memory only)')

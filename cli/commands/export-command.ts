@@ -1,19 +1,24 @@
 import type { RegisterCommand } from '../command-context.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import { createExporter, type ExportRunRecord } from '../../ingest/export/index.ts'
-import { buildJobsFromConfig, createAlerter, describeJobsFromConfig, JobRunner, jobsDefaults, runnerSettings, type RunOptions } from '../../jobs/index.ts'
-import { exportStage } from '../../jobs/stage-deps.ts'
+import { buildJobsFromConfig, describeJobsFromConfig } from '../build-jobs.ts'
+import type { RunOptions } from '../../jobs/job-types.ts'
+import { jobsDefaults } from '../../jobs/jobs-config.ts'
+import { exportStage } from '../export-stage.ts'
+import { runManualJob } from '../manual-run/run-manual-job.ts'
+import { ExportProgressDisplay } from '../progress/export-progress-display.ts'
+import { formatBytes, formatCount, formatDuration } from '../progress/human-units.ts'
 
 function summary(records: ExportRunRecord[]): string {
-  const header = ['table', 'mode', 'status', 'rows', 'bytes', 'watermark', 'seconds', 'error']
+  const header = ['table', 'mode', 'status', 'rows', 'size', 'watermark', 'time', 'error']
   const lines = records.map((r) => [
     `${r.source}.${r.table}`,
     r.mode,
     r.status,
-    String(r.rows),
-    String(r.bytes),
+    formatCount(r.rows),
+    formatBytes(r.bytes),
     r.watermarkAfter ?? '-',
-    (r.durationMs / 1000).toFixed(1),
+    formatDuration(r.durationMs),
     r.error ? `${r.error.code}: ${r.error.message}` : '',
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
@@ -38,7 +43,6 @@ interface ExportFlags {
 export const registerExportCommand: RegisterCommand = (program, context) => {
   program
     .command('export <source>')
-    .description('export tables of a source database into the lake (incremental by cursor, or full)')
     .option('--full', 'backfill: export every row and replace earlier files, whatever the table mode')
     .option('--table <name...>', 'only these tables')
     .option('--from <cursor>', 're-export rows with cursor >= this value (with --to; the watermark does not move)')
@@ -46,7 +50,7 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
     .option('--run-id <id>', 'run id (rerunning the same id commits nothing twice)')
     .option('--json', 'print the run records as JSON')
     .action(async (source: string, flags: ExportFlags) => {
-      const loaded = context.config()
+      const loaded = await context.config()
       if (!loaded.sources[source]) {
         throw new ColdpipeError('SOURCE_UNKNOWN', `${context.configPath()}: sources.${source} is not configured`, { context: { path: `sources.${source}` } })
       }
@@ -59,27 +63,25 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
       const exporter = createExporter({ sources: config.sources, exports: config.exports, lakeRoot: config.lake, logger })
       context.onShutdown(() => exporter.close())
       let records: ExportRunRecord[] = []
+      const progress = new ExportProgressDisplay(process.stderr)
       const jobs = buildJobsFromConfig(config, {
         // The last attempt's records are the summary; a failed table fails the run (retried, recorded, alerted).
-        runExport: exportStage(exporter, (attempt) => (records = attempt)),
+        runExport: exportStage(exporter, (attempt) => (records = attempt), progress.update),
       })
       const job = pickJob(config, source, flags.table)
-      const runner = new JobRunner({
-        lakeRoot: config.lake,
-        ...runnerSettings(jobsConfig),
-        logger,
-        alert: createAlerter({ logger, webhookUrl: jobsConfig.alertWebhookUrl, timeoutMs: jobsConfig.alertTimeoutMs }),
-      })
-      // Closed before the exporter (reverse order): a run still going is recorded failed, then the sources close.
-      context.onShutdown(() => runner.close())
       const options: RunOptions = {
         ...(flags.full ? { full: true } : {}),
         ...(job.tables ? { tables: job.tables } : {}),
         ...(flags.from !== undefined && flags.to !== undefined ? { cursorRange: { from: flags.from, to: flags.to } } : {}),
       }
-      const started = await runner.start(jobs.find((j) => j.id === job.id)!, { trigger: 'manual', options, ...(flags.runId ? { runId: flags.runId } : {}) })
-      if (!started.started) throw new ColdpipeError('JOB_ALREADY_RUNNING', `job ${job.id} is already running: ${started.reason}`, { context: { job: job.id } })
-      const final = await started.done
+      const final = await runManualJob(context, {
+        job: jobs.find((j) => j.id === job.id)!,
+        lakeRoot: config.lake,
+        jobs: jobsConfig,
+        options,
+        ...(flags.runId ? { runId: flags.runId } : {}),
+      })
+      progress.close()
       process.stdout.write(flags.json ? `${JSON.stringify(records, null, 2)}\n` : summary(records))
       if (final.status === 'failed') {
         const error = final.error!

@@ -1,7 +1,8 @@
 import type { RegisterCommand } from '../command-context.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import { createMetricsRegistry } from '../../core/metrics.ts'
-import { startChangeIngest } from '../../ingest/changes/index.ts'
+import { startChangeIngest, type ChangeIngestStats } from '../../ingest/changes/index.ts'
+import { formatBytes, formatCount } from '../progress/human-units.ts'
 
 /**
  * `coldpipe ingest`: consumes the configured change topics into the lake until SIGTERM/SIGINT, then
@@ -10,10 +11,9 @@ import { startChangeIngest } from '../../ingest/changes/index.ts'
 export const registerIngestCommand: RegisterCommand = (program, context) => {
   program
     .command('ingest')
-    .description('consume Kafka change topics (Debezium envelopes, integration events) into the lake, exactly once, until stopped')
     .option('--group <id>', 'consumer group id (overrides changes.groupId)')
     .action(async (options: { group?: string }) => {
-      const config = context.config()
+      const config = await context.config()
       if (!config.changes) {
         throw new ColdpipeError('CONFIG_INVALID', `${context.configPath()}: changes: is required for coldpipe ingest (brokers, groupId, topics)`, {
           context: { path: 'changes' },
@@ -26,6 +26,7 @@ export const registerIngestCommand: RegisterCommand = (program, context) => {
         lakeRoot: config.lake,
         logger: context.logger,
         metrics: createMetricsRegistry(),
+        onProgress: (now) => process.stderr.write(ingestProgressLine(now)),
         onFatal: (error) => {
           fatal = error
           process.kill(process.pid, 'SIGTERM')
@@ -38,4 +39,10 @@ export const registerIngestCommand: RegisterCommand = (program, context) => {
       // Runs until a signal; the shutdown hook above flushes, commits and leaves the group.
       await new Promise<never>(() => undefined)
     })
+}
+
+/** On a terminal one line redrawn in place; on a pipe a plain line per interval. */
+function ingestProgressLine(now: ChangeIngestStats): string {
+  const text = `ingest: ${formatCount(now.rowsLanded)} rows landed, ${formatCount(now.deadLetters)} dead letters, ${formatCount(now.files)} files, ${formatBytes(now.bufferedBytes)} buffered${now.paused ? ' (paused)' : ''}`
+  return process.stderr.isTTY ? `\r\x1b[2K${text}` : `${text}\n`
 }

@@ -1,16 +1,9 @@
 import type { Command } from 'commander'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { CommandContext, RegisterCommand } from '../command-context.ts'
-import {
-  buildJobsFromConfig,
-  describeJobsFromConfig,
-  loadStageDeps,
-  RunHistory,
-  startScheduler,
-  type RunOptions,
-  type RunRecord,
-  type StageDepsLoader,
-} from '../../jobs/index.ts'
+import { buildJobsFromConfig, describeJobsFromConfig } from '../build-jobs.ts'
+import { loadStageDeps, type StageDepsLoader } from '../stage-deps.ts'
+import { RunHistory, startScheduler, type RunOptions, type RunRecord } from '../../jobs/index.ts'
 import { JobLocks } from '../../jobs/job-lock.ts'
 import { displayStatus, liveRuns } from '../../jobs/run-liveness.ts'
 import { formatDuration } from '../../jobs/status.ts'
@@ -49,14 +42,14 @@ export function createRegisterJobsCommand(options: JobsCommandOptions = {}): Reg
   const loadDeps = options.loadDeps ?? loadStageDeps
   const out = options.out ?? ((text: string) => void process.stdout.write(text))
   return (program: Command, context: CommandContext) => {
-    const jobs = program.command('jobs').description('scheduled jobs: list them, show their run history, run one now')
+    const jobs = program.command('jobs')
 
     jobs
       .command('list')
       .description('jobs the config defines, with their schedule and last run')
       .option('--json', 'print JSON')
       .action(async (flags: { json?: boolean }) => {
-        const config = context.config()
+        const config = await context.config()
         const history = new RunHistory(config.lake)
         const locks = new JobLocks({ lakeRoot: config.lake, leaseMs: config.jobs.lockLeaseMs })
         const list = await Promise.all(
@@ -78,7 +71,7 @@ export function createRegisterJobsCommand(options: JobsCommandOptions = {}): Reg
       .option('-n, --limit <n>', 'runs per job', (v) => Number(v), 20)
       .option('--json', 'print JSON')
       .action(async (jobId: string | undefined, flags: { limit: number; json?: boolean }) => {
-        const config = context.config()
+        const config = await context.config()
         const history = new RunHistory(config.lake)
         const known = new Set([...describeJobsFromConfig(config).map((j) => j.id), ...(await history.jobs())])
         if (jobId && !known.has(jobId)) {
@@ -101,7 +94,7 @@ export function createRegisterJobsCommand(options: JobsCommandOptions = {}): Reg
       .option('--tables <names>', 'export: only these tables (comma separated)', collect)
       .option('--json', 'print the run record as JSON')
       .action(async (jobId: string, flags: { full?: boolean; from?: string; to?: string; tables?: string[]; json?: boolean }) => {
-        const config = context.config()
+        const config = await context.config()
         const logger = context.logger
         const deps = await loadDeps(config, logger, context.onShutdown)
         const scheduler = await startScheduler({

@@ -18,14 +18,14 @@ function parseAssignments(pairs: string[]): LakeSettings {
 
 /** `coldpipe lake settings [--set k=v] [--unset k]`: the lake's log settings, shared by every process that opens it. */
 export const registerLakeCommand: RegisterCommand = (program, context) => {
-  const lake = program.command('lake').description('the Parquet lake itself')
+  const lake = program.command('lake')
   lake
     .command('settings')
     .description('show or change the lake log settings kept in _lake.json (checkpoints, tombstones, log expiry)')
     .option('--set <key=value>', 'set a setting (repeatable)', collect, [])
     .option('--unset <key>', 'return a setting to its default (repeatable)', collect, [])
     .action(async (options: { set: string[]; unset: string[] }) => {
-      const lakeRoot = context.config().lake
+      const lakeRoot = (await context.config()).lake
       const stored =
         options.set.length > 0 || options.unset.length > 0
           ? await updateLakeSettings(lakeRoot, { set: parseAssignments(options.set), unset: options.unset })

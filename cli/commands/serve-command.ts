@@ -1,7 +1,7 @@
-import { resolve } from 'node:path'
 import { createMetricsRegistry } from '../../core/metrics.ts'
 import { startServer } from '../../reports-api/index.ts'
 import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
+import { requireReportsFolder } from '../check/reports-folder.ts'
 import type { RegisterCommand } from '../command-context.ts'
 import { listenPort } from '../listen-port.ts'
 
@@ -9,13 +9,12 @@ import { listenPort } from '../listen-port.ts'
 export const registerServeCommand: RegisterCommand = (program, context) => {
   program
     .command('serve')
-    .description('Serve the reports API (named reports, ad-hoc SQL, web page) over the published warehouse snapshots')
     .option('-p, --port <port>', 'port to listen on (PORT in the environment overrides config api.port; --port overrides both)')
     .option('--host <host>', 'address to bind (default config api.host)')
     .action(async (options: { port?: string; host?: string }) => {
-      const config = context.config()
+      const config = await context.config()
       const port = listenPort(options.port, config.api.port)
-      const reportsDir = config.reports ?? resolve(context.configPath(), '..', 'reports')
+      const reportsDir = requireReportsFolder(config, context.configPath())
       const server = await startServer({
         snapshots: new SnapshotStore(config.warehouse.path),
         reportsDir,

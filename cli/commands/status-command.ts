@@ -1,14 +1,14 @@
 import type { RegisterCommand } from '../command-context.ts'
-import { collectStatus, describeJobsFromConfig, renderStatus } from '../../jobs/index.ts'
+import { collectStatus, renderStatus } from '../../jobs/index.ts'
+import { describeJobsFromConfig } from '../build-jobs.ts'
 
 /** `coldpipe status`: one screen of jobs, freshness, ingest lag, snapshot age and open breakers. */
 export const registerStatusCommand: RegisterCommand = (program, context) => {
   program
     .command('status')
-    .description('show jobs and their last runs, data freshness per source, ingest lag, snapshot age and open circuit breakers')
     .option('--json', 'print the status as JSON')
     .action(async (options: { json?: boolean }) => {
-      const config = context.config()
+      const config = await context.config()
       const status = await collectStatus({
         lakeRoot: config.lake,
         warehousePath: config.warehouse.path,

@@ -1,2 +1,2 @@
-export { ColdpipeConfigSchema, loadConfig, parseConfig, type ColdpipeConfig } from './coldpipe-config.ts'
-export { formatPath, interpolateEnv, validateConfig } from './load-config.ts'
+export { configInvalid, formatPath, interpolateEnv, schemaProblems, validateConfig, type ConfigProblem } from './load-config.ts'
+export { cronProblem, scheduleProblems, timezoneProblem } from './schedule-problems.ts'

@@ -30,48 +30,78 @@ function describe(error: ValueError): string {
   return `${error.message.replace(/^Expected/, 'must be')} (got ${got})`
 }
 
+/** A config problem: where (`exports[0].tables[1].cursor`) and what is wrong there. */
+export interface ConfigProblem {
+  path: string
+  reason: string
+}
+
+/** CONFIG_INVALID listing every problem on its own line with its path. */
+export function configInvalid(origin: string, problems: ConfigProblem[]): ColdpipeError {
+  const lines = problems.map((p) => `  ${p.path}: ${p.reason}`).join('\n')
+  return new ColdpipeError('CONFIG_INVALID', `${origin}: invalid configuration\n${lines}`, {
+    context: { origin, problems, path: problems[0]?.path },
+  })
+}
+
 /**
- * Validates `value` against `schema`, throwing CONFIG_INVALID whose message lists every problem with its path.
- * Defaults from the schema are applied first so omitted optional settings get their documented value.
+ * `value` with the schema's defaults applied, and every place it breaks the schema (none when valid). Defaults
+ * come first so omitted optional settings get their documented value.
  */
-export function validateConfig<S extends TSchema>(schema: S, value: unknown, origin: string): Static<S> {
+export function schemaProblems<S extends TSchema>(schema: S, value: unknown): { value: unknown; problems: ConfigProblem[] } {
   const withDefaults = Value.Default(schema, structuredClone(value))
-  const errors = [...Value.Errors(schema, withDefaults)]
-  if (errors.length === 0) return withDefaults as Static<S>
   // Unions report the parent path too; the most specific path for each spot is the useful one.
   const seen = new Set<string>()
-  const problems: { path: string; reason: string }[] = []
-  for (const error of errors) {
+  const problems: ConfigProblem[] = []
+  for (const error of Value.Errors(schema, withDefaults)) {
     const path = formatPath(error.path)
     if (seen.has(path)) continue
     seen.add(path)
     problems.push({ path, reason: describe(error) })
   }
-  const lines = problems.map((p) => `  ${p.path}: ${p.reason}`).join('\n')
-  throw new ColdpipeError('CONFIG_INVALID', `${origin}: invalid configuration\n${lines}`, {
-    context: { origin, problems, path: problems[0]?.path },
-  })
+  return { value: withDefaults, problems }
+}
+
+/** Validates `value` against `schema`, throwing CONFIG_INVALID whose message lists every problem with its path. */
+export function validateConfig<S extends TSchema>(schema: S, value: unknown, origin: string): Static<S> {
+  const checked = schemaProblems(schema, value)
+  if (checked.problems.length > 0) throw configInvalid(origin, checked.problems)
+  return checked.value as Static<S>
 }
 
 const envPattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
-/** Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed document; a missing variable names its field. */
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed document. Missing variables are
+ * collected over the whole document and named together, each with the field that uses it.
+ */
 export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+  const missing: { variable: string; path: string }[] = []
+  const result = substitute(value, env, path, missing)
+  if (missing.length === 1) {
+    const { variable, path: usedBy } = missing[0]!
+    throw new ColdpipeError('CONFIG_ENV_MISSING', `environment variable ${variable} is not set (used by ${usedBy || '(root)'})`, { context: { variable, path: usedBy, missing } })
+  }
+  if (missing.length > 1) {
+    const list = missing.map((m) => `${m.variable} (used by ${m.path || '(root)'})`).join(', ')
+    throw new ColdpipeError('CONFIG_ENV_MISSING', `environment variables ${list} are not set`, { context: { variable: missing[0]!.variable, path: missing[0]!.path, missing } })
+  }
+  return result
+}
+
+function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string, missing: { variable: string; path: string }[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(envPattern, (_match, name: string, fallback: string | undefined) => {
+    return value.replace(envPattern, (match, name: string, fallback: string | undefined) => {
       const found = env[name]
       if (found !== undefined && found !== '') return found
       if (fallback !== undefined) return fallback
-      throw new ColdpipeError('CONFIG_ENV_MISSING', `environment variable ${name} is not set (used by ${path || '(root)'})`, {
-        context: { variable: name, path },
-      })
+      missing.push({ variable: name, path })
+      return match
     })
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, `${path}[${i}]`))
+  if (Array.isArray(value)) return value.map((item, i) => substitute(item, env, `${path}[${i}]`, missing))
   if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolateEnv(item, env, path ? `${path}.${key}` : key)]),
-    )
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, env, path ? `${path}.${key}` : key, missing)]))
   }
   return value
 }

@@ -1,5 +1,6 @@
-import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api'
+import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBExtractedStatements, type DuckDBPreparedStatement, type DuckDBResultReader, type DuckDBValue } from '@duckdb/node-api'
 import { ColdpipeError, messageOf, type ErrorCode } from '../errors.ts'
+import { streamRowsJson, wrapErrors, type RowStream } from './stream-rows.ts'
 
 export type SqlParam = string | number | bigint | boolean | null | Date
 export type SqlParams = readonly SqlParam[] | Record<string, SqlParam>
@@ -32,8 +33,12 @@ export interface Database {
    * materialized; `truncated` says whether more rows existed.
    */
   queryJsonUpTo(sql: string, maxRows: number, params?: SqlParams): Promise<QueryResult & { truncated: boolean }>
+  /** The result chunk by chunk, for streaming results of any size (see stream-rows.ts). */
+  streamJson(sql: string, params?: SqlParams): Promise<RowStream>
   /** How many statements `sql` holds and the kind of the first (`SELECT`, `COPY`, `ATTACH`, ...), without running it. */
   inspectStatements(sql: string): Promise<StatementsInfo>
+  /** The statements of `sql` as DuckDB's own parser splits them (a parse error throws); none is bound or run yet. */
+  statements(sql: string): Promise<SqlStatements>
   /**
    * Another connection to the same open database (shares its cache and settings), for running queries
    * concurrently; closing it leaves this one open.
@@ -48,6 +53,23 @@ export interface StatementsInfo {
   count: number
   /** DuckDB's statement type name of the first statement, e.g. `SELECT`, `VARIABLE_SET`. */
   firstKind: string
+}
+
+/** Statements split by DuckDB's parser. Prepare and run them in order: a later one may depend on an earlier one. */
+export interface SqlStatements {
+  readonly count: number
+  /** Binds statement `index` (0-based); binding fails for unknown tables, refused file access and the like. */
+  prepare(index: number): Promise<PreparedSql>
+}
+
+export interface PreparedSql {
+  /** DuckDB's statement type name, e.g. `SELECT`, `COPY`, `LOAD` (also INSTALL), `ATTACH`. */
+  readonly kind: string
+  queryJson(): Promise<QueryResult>
+  queryJsonUpTo(maxRows: number): Promise<QueryResult & { truncated: boolean }>
+  /** The result chunk by chunk (see stream-rows.ts): a reader that stops pulling stops the query. */
+  streamJson(): Promise<RowStream>
+  close(): void
 }
 
 export interface OpenDatabaseOptions {
@@ -147,6 +169,16 @@ class DuckDbDatabase implements Database {
     }
   }
 
+  async streamJson(sql: string, params?: SqlParams): Promise<RowStream> {
+    try {
+      const stream = await streamRowsJson(this.connection, sql, toDuckValues(params))
+      const wrap = (error: unknown): ColdpipeError => this.wrap(error, sql)
+      return { columns: stream.columns, chunks: wrapErrors(stream.chunks, wrap) }
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+  }
+
   async inspectStatements(sql: string): Promise<StatementsInfo> {
     try {
       const extracted = await this.connection.extractStatements(sql)
@@ -157,6 +189,58 @@ class DuckDbDatabase implements Database {
       return { count: extracted.count, firstKind: kind }
     } catch (error) {
       throw this.wrap(error, sql)
+    }
+  }
+
+  async statements(sql: string): Promise<SqlStatements> {
+    let extracted: DuckDBExtractedStatements
+    try {
+      extracted = await this.connection.extractStatements(sql)
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+    const text = sql
+    return {
+      count: extracted.count,
+      prepare: async (index: number): Promise<PreparedSql> => {
+        let prepared: DuckDBPreparedStatement
+        try {
+          prepared = await extracted.prepare(index)
+        } catch (error) {
+          throw this.wrap(error, text)
+        }
+        const read = async (reader: () => Promise<DuckDBResultReader>): Promise<QueryResult> => {
+          try {
+            const result = await reader()
+            const names = result.columnNames()
+            const types = result.columnTypes()
+            return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: result.getRowObjectsJson() as Record<string, unknown>[] }
+          } catch (error) {
+            throw this.wrap(error, text)
+          }
+        }
+        return {
+          kind: StatementType[prepared.statementType] ?? String(prepared.statementType),
+          queryJson: () => read(() => prepared.runAndReadAll()),
+          queryJsonUpTo: async (maxRows: number) => {
+            const result = await read(() => prepared.streamAndReadUntil(maxRows + 1))
+            return { ...result, rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows }
+          },
+          streamJson: async () => {
+            const wrap = (error: unknown): ColdpipeError => this.wrap(error, text)
+            try {
+              const result = await prepared.stream()
+              const names = result.columnNames()
+              const types = result.columnTypes()
+              const chunks = result.yieldRowsJson() as AsyncIterable<unknown[][]>
+              return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), chunks: wrapErrors(chunks, wrap) }
+            } catch (error) {
+              throw wrap(error)
+            }
+          },
+          close: () => prepared.destroySync(),
+        }
+      },
     }
   }
 

@@ -6,8 +6,11 @@ export {
   type ColumnInfo,
   type Database,
   type OpenDatabaseOptions,
+  type PreparedSql,
   type QueryResult,
   type SqlParam,
   type SqlParams,
+  type SqlStatements,
   type StatementsInfo,
 } from './duckdb-database.ts'
+export { type RowStream } from './stream-rows.ts'

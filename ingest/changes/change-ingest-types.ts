@@ -21,6 +21,8 @@ export interface StartChangeIngestOptions {
   onCommitted?: (landed: LandOutcome) => void | Promise<void>
   /** Called when ingest stops on an error it cannot get past (the consumer is closed). */
   onFatal?: (error: Error) => void
+  /** Called every `progressIntervalMs` with the counters, for a display (the library never writes to a terminal). */
+  onProgress?: (stats: ChangeIngestStats) => void
   /** The Kafka side; defaults to a kafkajs consumer group from `config`. Tests may pass their own. */
   source?: ChangeSource
 }

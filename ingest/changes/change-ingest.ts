@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client'
 import { openDatabase, type Database } from '../../core/duckdb/index.ts'
 import { ColdpipeError, messageOf } from '../../core/errors.ts'
-import { newRunId, type Logger } from '../../core/logger.ts'
+import { childLogger, newRunId, type Logger } from '../../core/logger.ts'
 import { CommitLog } from '../../lake/index.ts'
 import { BatchLander, type LandOutcome } from './batch-lander.ts'
 import type { ChangeIngest, ChangeIngestStats, StartChangeIngestOptions } from './change-ingest-types.ts'
@@ -49,7 +49,7 @@ function tpKey(topic: string, partition: number): string {
 export async function startChangeIngest(options: StartChangeIngestOptions): Promise<ChangeIngest> {
   const config: ChangesConfig = { ...changesDefaults, ...options.config } as ChangesConfig
   const runId = newRunId('ingest')
-  const logger = options.logger.child({ runId, component: 'change-ingest' })
+  const logger = childLogger(options.logger, { runId, component: 'change-ingest' })
   const metrics = new IngestMetrics(options.metrics ?? new Registry())
   const topics = new Map(config.topics.map((t) => [t.topic, t]))
   const log = await CommitLog.open(options.lakeRoot, { logger })
@@ -276,10 +276,9 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   const timer = setInterval(tick, Math.max(20, Math.min(1_000, Math.floor(config.flushMaxAgeMs / 4))))
   const progress = setInterval(() => {
     const now = stats()
-    logger.info(now, 'change ingest progress')
-    if (process.stderr.isTTY) {
-      process.stderr.write(`\ringest: ${now.rowsLanded} rows landed, ${now.deadLetters} dead letters, ${now.files} files, ${Math.round(now.bufferedBytes / 1024)} KiB buffered${now.paused ? ' (paused)' : ''}   `)
-    }
+    // runId is already bound to the logger.
+    logger.info({ ...now, runId: undefined }, 'change ingest progress')
+    options.onProgress?.(now)
   }, config.progressIntervalMs)
   timer.unref()
   progress.unref()
@@ -363,7 +362,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
         await Promise.all([...partitions.values()].map((s) => s.flushing))
         await source.close().catch((error: unknown) => logger.warn({ err: error }, 'error while leaving the consumer group'))
         closeDbs()
-        logger.info(stats(), 'change ingest stopped')
+        logger.info({ ...stats(), runId: undefined }, 'change ingest stopped')
       })()
       return stopped
     },

@@ -1,6 +1,6 @@
 import { openDatabase, type Database } from '../../core/duckdb/index.ts'
 import { ColdpipeError, isColdpipeError, messageOf } from '../../core/errors.ts'
-import { newRunId, silentLogger, type Logger } from '../../core/logger.ts'
+import { childLogger, newRunId, silentLogger, type Logger } from '../../core/logger.ts'
 import { CommitLog, removeStaleTemps } from '../../lake/index.ts'
 import { exportTableDefaults, sourceDefaults, type ExportConfig, type ExportTableConfig, type SourceConfig } from './export-config.ts'
 import { abortedError } from './read-guard.ts'
@@ -9,6 +9,7 @@ import { isSourceFault } from './source-errors.ts'
 import { SourceGuard, type SourceHealth } from './source-guard.ts'
 import { SourceSession } from './source-session.ts'
 import { exportTable } from './table-export.ts'
+import type { ExportProgressListener } from './export-progress.ts'
 
 export interface ExportRunRecord {
   runId: string
@@ -42,6 +43,8 @@ export interface RunExportOptions {
    * closed, temps removed, and every table not committed yet is recorded failed with EXPORT_ABORTED.
    */
   signal?: AbortSignal
+  /** Rows read per table as the read goes, for a progress display (about 5 events a second per table). */
+  onProgress?: ExportProgressListener
 }
 
 export interface ExporterOptions {
@@ -98,7 +101,7 @@ export function createExporter(options: ExporterOptions): Exporter {
       throw new ColdpipeError('SOURCE_UNKNOWN', `export names source "${service}", which is not configured`, { context: { source: service } })
     }
     const runId = runOptions.runId ?? newRunId('export')
-    const logger = (runOptions.logger ?? baseLogger).child({ runId, source: service })
+    const logger = childLogger(runOptions.logger ?? baseLogger, { runId, source: service })
     const signal = runOptions.signal
     const log = await CommitLog.open(options.lakeRoot, { logger })
     await removeStaleTemps(log.layout.tmpDir, staleTempMs)
@@ -154,6 +157,7 @@ export function createExporter(options: ExporterOptions): Exporter {
                 asOf: read.asOf,
                 readTimeoutMs: sourceConfig!.readTimeoutMs,
                 ...(signal ? { signal } : {}),
+                ...(runOptions.onProgress ? { onProgress: runOptions.onProgress } : {}),
               }, logger),
             }
           } catch (error) {

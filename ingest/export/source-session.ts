@@ -1,6 +1,4 @@
 import type { SourceConfig } from './export-config.ts'
-import { MysqlConnector } from './mysql-connector.ts'
-import { PostgresConnector } from './postgres-connector.ts'
 import type { SourceConnector } from './source-connector.ts'
 
 export interface OpenRead {
@@ -9,8 +7,10 @@ export interface OpenRead {
   asOf: string
 }
 
-function connect(name: string, config: SourceConfig): Promise<SourceConnector> {
-  return config.kind === 'postgres' ? PostgresConnector.connect(name, config) : MysqlConnector.connect(name, config)
+/** Each driver is loaded when a source of its kind is first read: a Postgres-only run never loads mysql2. */
+async function connect(name: string, config: SourceConfig): Promise<SourceConnector> {
+  if (config.kind === 'postgres') return (await import('./postgres-connector.ts')).PostgresConnector.connect(name, config)
+  return (await import('./mysql-connector.ts')).MysqlConnector.connect(name, config)
 }
 
 /**

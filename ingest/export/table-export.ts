@@ -11,7 +11,7 @@ import { chunkCsvBatches } from './csv-chunker.ts'
 import { attemptError } from './attempt-error.ts'
 import { guardReads } from './read-guard.ts'
 import type { ExportTableConfig } from './export-config.ts'
-import { ExportProgress } from './export-progress.ts'
+import { ExportProgress, type ExportProgressListener } from './export-progress.ts'
 import { checkSchemaChange } from './schema-compat.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 
@@ -27,6 +27,7 @@ export interface TableExportRequest {
   readTimeoutMs: number
   /** Stops the table at once: closes the source's read, interrupts DuckDB, removes this attempt's files. */
   signal?: AbortSignal
+  onProgress?: ExportProgressListener
 }
 
 export interface TableExportOutcome {
@@ -153,7 +154,7 @@ export async function exportTable(
     }
   }
 
-  const progress = new ExportProgress(logger, { runId, source: service, table: config.name, estimatedRows: described.estimatedRows })
+  const progress = new ExportProgress(logger, { source: service, table: config.name, estimatedRows: described.estimatedRows }, request.onProgress)
   const files: LakeFile[] = []
   let maxCursor: string | null = null
   const csvColumns = `{${described.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.csvType)}`).join(', ')}}`

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../core/config/index.ts'
+import { loadConfig } from '../../cli/config/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 

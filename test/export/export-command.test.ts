@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { registerExportCommand } from '../../cli/commands/export-command.ts'
-import type { ColdpipeConfig } from '../../core/config/index.ts'
+import type { ColdpipeConfig } from '../../cli/config/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { postgresSchema } from '../helpers/databases.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -10,7 +10,7 @@ import { readExported } from './export-fixtures.ts'
 async function runCli(config: unknown, args: string[]): Promise<{ out: string; exitCode: number | undefined }> {
   const program = new Command().exitOverride()
   const closers: (() => unknown)[] = []
-  registerExportCommand(program, { logger: silentLogger, config: () => config as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: (c) => void closers.push(c), keepRunning: () => undefined, longRunning: false })
+  registerExportCommand(program, { logger: silentLogger, config: async () => config as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: (c) => void closers.push(c), keepRunning: () => undefined, longRunning: false })
   let out = ''
   const write = process.stdout.write.bind(process.stdout)
   const before = process.exitCode

@@ -1,7 +1,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { parseConfig } from '../../core/config/index.ts'
+import { parseConfig } from '../../cli/config/index.ts'
 import { silentLogger } from '../../core/logger.ts'
-import { buildJobsFromConfig, describeJobsFromConfig, loadStageDeps, startScheduler } from '../../jobs/index.ts'
+import { buildJobsFromConfig, describeJobsFromConfig } from '../../cli/build-jobs.ts'
+import { loadStageDeps } from '../../cli/stage-deps.ts'
+import { startScheduler } from '../../jobs/index.ts'
 import { CommitLog } from '../../lake/index.ts'
 import { postgresSchema } from '../helpers/databases.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -57,10 +59,11 @@ describe('export schedules per table', () => {
 
   it('names the table whose schedule is not a valid cron expression', async () => {
     const dir = await tempDir()
-    const config = parseConfig(
+    // Caught when the config loads, with every other problem, rather than when the jobs are built.
+    const load = () => parseConfig(
       { lake: './lake', warehouse: './wh', sources: { shop: { kind: 'postgres', url: 'postgres://x@127.0.0.1/x' } }, exports: [{ source: 'shop', tables: [{ name: 'a' }, { name: 'b', schedule: 'every night' }] }] },
       { origin: 'test', baseDir: dir, env: {} },
     )
-    expect(() => describeJobsFromConfig(config)).toThrow(/exports\[0\]\.tables\[1\]\.schedule/)
+    expect(load).toThrow(/exports\[0\]\.tables\[1\]\.schedule/)
   })
 })

@@ -2,9 +2,11 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../core/config/index.ts'
+import { loadConfig } from '../../cli/config/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
-import { collectStatus, describeJobsFromConfig, JobRunner, renderStatus, SourceGuard, type Job } from '../../jobs/index.ts'
+import { collectStatus, JobRunner, renderStatus, type Job } from '../../jobs/index.ts'
+import { describeJobsFromConfig } from '../../cli/build-jobs.ts'
+import { SourceGuard } from '../../ingest/export/index.ts'
 import { statusWorld } from './status-fixtures.ts'
 
 const root = new URL('../..', import.meta.url).pathname

@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { registerLakeCommand } from '../../cli/commands/lake-command.ts'
-import type { ColdpipeConfig } from '../../core/config/index.ts'
+import type { ColdpipeConfig } from '../../cli/config/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { CommitLog, commitLogDefaults, expireLog, LakeLayout, updateLakeSettings } from '../../lake/index.ts'
 import { applyRetention } from '../../warehouse/index.ts'
@@ -17,7 +17,7 @@ async function checkpoints(root: string): Promise<number[]> {
 
 async function lakeCli(lake: string, args: string[]): Promise<string> {
   const program = new Command().exitOverride()
-  registerLakeCommand(program, { logger: silentLogger, config: () => ({ lake }) as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: () => undefined, keepRunning: () => undefined, longRunning: false })
+  registerLakeCommand(program, { logger: silentLogger, config: async () => ({ lake }) as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: () => undefined, keepRunning: () => undefined, longRunning: false })
   let out = ''
   const write = process.stdout.write.bind(process.stdout)
   process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write

@@ -1,26 +1,15 @@
-import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { publish, resolveSnapshotAsOf } from '../../warehouse/index.ts'
+import { coldpipe } from '../cli/cli-process.ts'
+import { publish, SnapshotStore } from '../../warehouse/index.ts'
 import { commitExport } from '../helpers/lake-fixtures.ts'
 import { setup } from './warehouse-setup.ts'
 
-const run = promisify(execFile)
-const bin = fileURLToPath(new URL('../../bin/coldpipe.mjs', import.meta.url))
 
-async function cli(config: string, args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-  const child = run(process.execPath, [bin, '--config', config, '--log-level', 'silent', ...args], { encoding: 'utf8' })
-  if (input !== undefined) { child.child.stdin!.end(input) }
-  try {
-    const { stdout, stderr } = await child
-    return { stdout, stderr, code: 0 }
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number }
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code }
-  }
+/** `coldpipe --config <config> --log-level silent <args>` to its end. */
+function cli(config: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return coldpipe(['--config', config, '--log-level', 'silent', ...args], input === undefined ? {} : { input })
 }
 
 describe('coldpipe sql / publish', () => {
@@ -31,7 +20,7 @@ describe('coldpipe sql / publish', () => {
     await commitExport(lakeRoot, { service: 'catalog', table: 'items', mode: 'full', parts: [`SELECT range::INT AS id, 'a,"b"' AS name FROM range(2)`] })
     expect((await cli(config, ['publish'])).stdout).toContain('published snapshot 1')
     expect((await cli(config, ['publish'])).stdout).toContain('nothing published')
-    const first = await resolveSnapshotAsOf(warehouse.path, new Date())
+    const first = (await new SnapshotStore(warehouse.path).current())!
     await commitExport(lakeRoot, { service: 'catalog', table: 'items', mode: 'full', parts: [`SELECT range::INT AS id, 'c' AS name FROM range(3)`] })
     await publish({ lakeRoot, warehouse })
     expect(first.id).toBe(1)

@@ -11,7 +11,7 @@ export {
 } from './connect-schema.ts'
 export { DebeziumDecoder, DecodeError, sourcePosition, type ChangeOp, type DecodedChange, type Tombstone } from './debezium-envelope.ts'
 export { decodeIntegrationEvent, type DecodedEvent } from './integration-event.ts'
-export { inferJsonType, inferredWireValue, typeFits, widenType } from './infer-type.ts'
+export { inferJsonType, inferredWireValue, widenType } from './infer-type.ts'
 export {
   changeMetadataColumns,
   eventColumns,

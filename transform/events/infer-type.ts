@@ -55,11 +55,6 @@ export function widenType(a: string | undefined, b: string | undefined): string 
   return undefined
 }
 
-/** Whether every value of type `narrow` fits `wide` unchanged (so a file typed `narrow` can stay as is). */
-export function typeFits(narrow: string, wide: string): boolean {
-  return widenType(narrow, wide) === wide
-}
-
 /**
  * The text read_json casts into a column inferred as `type`: JSON columns keep the value whole, VARCHAR
  * columns hold numbers and booleans as their JSON text, others pass the value through.

@@ -74,7 +74,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
  */
 export async function startDevBroker(options: DevBrokerOptions = {}): Promise<DevBroker> {
   const host = options.host ?? '127.0.0.1'
-  const logger = (options.logger ?? pino({ level: 'warn' })).child({ component: 'dev-broker' })
+  const logger = withComponent(options.logger ?? pino({ level: 'warn' }))
   const dataDir = options.dataDir ?? null
   if (dataDir !== null) mkdirSync(dataDir, { recursive: true })
 
@@ -141,4 +141,9 @@ export async function startDevBroker(options: DevBrokerOptions = {}): Promise<De
       return closing
     },
   }
+}
+
+/** The caller may have bound `component: 'dev-broker'` already; pino would write the key twice. */
+function withComponent(logger: Logger): Logger {
+  return logger.bindings().component === 'dev-broker' ? logger : logger.child({ component: 'dev-broker' })
 }

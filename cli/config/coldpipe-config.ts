@@ -5,8 +5,8 @@ import { ExportConfigSchema, SourceConfigSchema } from '../../ingest/export/expo
 import { JobsConfigSchema } from '../../jobs/jobs-config.ts'
 import { ApiConfigSchema } from '../../reports-api/api-config.ts'
 import { WarehouseConfigSchema } from '../../warehouse/warehouse-config.ts'
-import { ColdpipeError } from '../errors.ts'
-import { configDir, interpolateEnv, readYamlFile, resolveFrom, validateConfig } from './load-config.ts'
+import { configDir, configInvalid, interpolateEnv, readYamlFile, resolveFrom, schemaProblems, type ConfigProblem } from '../../core/config/load-config.ts'
+import { scheduleProblems } from '../../core/config/schedule-problems.ts'
 
 export const ColdpipeConfigSchema = Type.Object(
   {
@@ -43,12 +43,17 @@ function normalizeShorthands(raw: unknown): unknown {
 }
 
 /** Cross-field rules the schema cannot say: names that must refer to something, modes that need a cursor. */
-function checkReferences(config: ColdpipeConfig, origin: string): void {
-  const problems: { path: string; reason: string }[] = []
+function referenceProblems(config: ColdpipeConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const exportsOf = new Map<string, number>()
   config.exports.forEach((exp, i) => {
     if (!config.sources[exp.source]) {
       problems.push({ path: `exports[${i}].source`, reason: `names source "${exp.source}", which is not under sources` })
     }
+    // One job per source (`export:<source>`): a second entry would be a second job under the same id.
+    const first = exportsOf.get(exp.source)
+    if (first !== undefined) problems.push({ path: `exports[${i}].source`, reason: `source "${exp.source}" already has exports[${first}]; merge its tables into one entry` })
+    else exportsOf.set(exp.source, i)
     exp.tables?.forEach((table, j) => {
       if (table.mode === 'incremental') {
         if (!table.cursor) problems.push({ path: `exports[${i}].tables[${j}].cursor`, reason: 'is required for mode incremental' })
@@ -70,23 +75,47 @@ function checkReferences(config: ColdpipeConfig, origin: string): void {
       })
     }
   })
-  if (problems.length === 0) return
-  const lines = problems.map((p) => `  ${p.path}: ${p.reason}`).join('\n')
-  throw new ColdpipeError('CONFIG_INVALID', `${origin}: invalid configuration\n${lines}`, {
-    context: { origin, problems, path: problems[0]?.path },
-  })
+  // Found here rather than by the first publish that meets a hashed column, hours later.
+  const hashed = config.warehouse.pii.find((rule) => rule.action === 'hash')
+  if (hashed && !config.warehouse.piiKey) problems.push({ path: 'warehouse.piiKey', reason: `is required to hash ${hashed.column} (a secret of 8+ characters, e.g. \${PII_KEY})` })
+  return problems
 }
 
-/** Validates an already-parsed document; relative paths are resolved against `baseDir`. */
-export function parseConfig(raw: unknown, options: { origin: string; baseDir: string; env?: NodeJS.ProcessEnv }): ColdpipeConfig {
+/** A config document checked as far as it goes: the config when the schema holds, and every problem found. */
+export interface ConfigInspection {
+  config?: ColdpipeConfig
+  problems: ConfigProblem[]
+}
+
+/**
+ * Every problem of a parsed document at once: schema errors, schedules and time zones, references. Schedules are
+ * checked even when the schema fails, so one run shows them all; references need a valid document.
+ * Relative paths are resolved against `baseDir`.
+ */
+export function inspectConfig(raw: unknown, options: { baseDir: string; env?: NodeJS.ProcessEnv }): ConfigInspection {
   const interpolated = interpolateEnv(raw, options.env ?? process.env)
-  const config = validateConfig(ColdpipeConfigSchema, normalizeShorthands(interpolated), options.origin)
-  checkReferences(config, options.origin)
+  const checked = schemaProblems(ColdpipeConfigSchema, normalizeShorthands(interpolated))
+  const problems = [...checked.problems, ...scheduleProblems(checked.value)]
+  if (checked.problems.length > 0) return { problems }
+  const config = checked.value as ColdpipeConfig
+  problems.push(...referenceProblems(config))
   config.lake = resolveFrom(options.baseDir, config.lake)
   config.warehouse.path = resolveFrom(options.baseDir, config.warehouse.path)
   if (config.models) config.models = resolveFrom(options.baseDir, config.models)
   if (config.reports) config.reports = resolveFrom(options.baseDir, config.reports)
-  return config
+  return { config, problems }
+}
+
+/** Validates an already-parsed document, throwing one CONFIG_INVALID that lists every problem with its path. */
+export function parseConfig(raw: unknown, options: { origin: string; baseDir: string; env?: NodeJS.ProcessEnv }): ColdpipeConfig {
+  const inspection = inspectConfig(raw, options)
+  if (!inspection.config || inspection.problems.length > 0) throw configInvalid(options.origin, inspection.problems)
+  return inspection.config
+}
+
+/** A config file checked as far as it goes (see inspectConfig); unreadable or unparsable files still throw. */
+export function inspectConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ConfigInspection {
+  return inspectConfig(readYamlFile(file), { baseDir: configDir(file), env })
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): ColdpipeConfig {

@@ -1,9 +1,9 @@
-import type { ColdpipeConfig } from '../core/config/index.ts'
+import type { ColdpipeConfig } from './config/index.ts'
 import { ColdpipeError, isColdpipeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import { parseCronSchedule } from './cron-time.ts'
-import type { Job, JobContext, JobResult, JobSchedule, RunOptions, RunWarning, SourceHealthProvider } from './job-types.ts'
-import type { JobDescription } from './status.ts'
+import { parseCronSchedule } from '../jobs/cron-time.ts'
+import type { Job, JobContext, JobResult, JobSchedule, RunOptions, RunWarning, SourceHealthProvider } from '../jobs/job-types.ts'
+import type { JobDescription } from '../jobs/status.ts'
 
 /** What a stage function gets from a job run. */
 export interface StageCall {

@@ -1,0 +1,114 @@
+// The CLI as a user runs it: whole processes from the shell, start-up included.
+// Run: npm run build && node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3]
+// - `coldpipe --help` and `coldpipe sql -c "select 1"` against `node -e 0` (Node's own start-up), targets
+//   <= 0.3 s and <= 1 s in every run;
+// - `coldpipe export` of a Postgres table against the two-step a user would script for the same Parquet:
+//   `psql \copy (...) to file (format csv)`, then DuckDB `COPY (read_csv(file)) TO file (FORMAT parquet,
+//   COMPRESSION zstd)` (Debian has no duckdb CLI: the step runs as `node` with @duckdb/node-api, which starts
+//   about as fast). Target: coldpipe at least 1.3x faster (wall), in every run.
+// Wall and CPU seconds come from the child's rusage (user + sys of the whole process tree it waited for).
+import { execFileSync, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, help: { type: 'boolean' } } })
+if (values.help) {
+  process.stdout.write('node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3]\n')
+  process.exit(0)
+}
+const rows = Number(values.rows)
+const runs = Math.max(1, Number(values.runs))
+const root = join(import.meta.dirname, '..', '..')
+const bin = join(root, 'bin', 'coldpipe.mjs')
+const pgUrl = process.env.COLDPIPE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
+  process.stderr.write('dist/ is missing: run `npm run build` first (npm ci does it)\n')
+  process.exit(1)
+}
+// What a user's shell gives the command: the compiled tree, not the test setting.
+const env = { ...process.env, COLDPIPE_FROM_SOURCE: '' }
+
+interface Measured {
+  wallS: number
+  cpuS: number
+}
+
+/** Runs a command to its end through `/usr/bin/time`, which reports the wall time and the CPU of the whole tree. */
+function measure(command: string, args: string[]): Measured {
+  // From the project folder, so the DuckDB step resolves @duckdb/node-api as a user's script beside it would.
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', command, ...args], { encoding: 'utf8', env, cwd: root, maxBuffer: 1 << 26 })
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`)
+  const [wall, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number]
+  return { wallS: wall, cpuS: user + sys }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+const work = mkdtempSync(join(tmpdir(), 'coldpipe-cli-bench-'))
+const schema = `bench_${randomUUID().slice(0, 8)}`
+const client = new pg.Client(pgUrl)
+await client.connect()
+await client.query(`CREATE SCHEMA ${schema}`)
+const columns = 'id, customer_id, status, total, created_at, updated_at, note'
+try {
+  process.stderr.write(`postgres: generating ${rows} rows in ${schema}.orders\n`)
+  await client.query(`CREATE TABLE ${schema}.orders (id bigint PRIMARY KEY, customer_id bigint, status text, total numeric(12,2), created_at timestamptz, updated_at timestamptz, note text)`)
+  await client.query(`INSERT INTO ${schema}.orders SELECT g, g % 50000, (ARRAY['new','paid','shipped','cancelled'])[1 + g % 4], (g % 100000) / 100.0,
+    '2025-01-01'::timestamptz + g * interval '1 second', '2025-01-01'::timestamptz + g * interval '2 second', CASE WHEN g % 7 = 0 THEN NULL ELSE 'note ' || md5(g::text) END
+    FROM generate_series(1, ${rows}) g`)
+  await client.query(`VACUUM ANALYZE ${schema}.orders`)
+  await client.query(`CREATE TABLE ${schema}.small AS SELECT g AS id FROM generate_series(1, 10) g`)
+
+  const config = join(work, 'coldpipe.yaml')
+  writeFileSync(config, [
+    `lake: ${join(work, 'lake')}`,
+    `warehouse: { path: ${join(work, 'warehouse')} }`,
+    `sources: { shop: { kind: postgres, url: "${pgUrl}", schema: ${schema} } }`,
+    'exports:',
+    '  - source: shop',
+    '    tables:',
+    '      - { name: orders, mode: full, key: [id] }',
+    '      - { name: small, mode: full, key: [id] }',
+  ].join('\n'))
+  // A snapshot for `sql -c`.
+  execFileSync('node', [bin, '-c', config, '--log-level', 'warn', 'export', 'shop', '--table', 'small'], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync('node', [bin, '-c', config, '--log-level', 'warn', 'publish'], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+
+  const csv = join(work, 'orders.csv')
+  const parquet = join(work, 'orders.parquet')
+  const duckStep = `import { DuckDBInstance } from '@duckdb/node-api'
+const db = await DuckDBInstance.create(':memory:'); const c = await db.connect()
+await c.run("COPY (SELECT * FROM read_csv('${csv}', header = true)) TO '${parquet}' (FORMAT parquet, COMPRESSION zstd)")`
+
+  const table: string[][] = []
+  let met = true
+  for (let run = 1; run <= runs; run++) {
+    const node0 = median([1, 2, 3].map(() => measure('node', ['-e', '0']).wallS))
+    const help = median([1, 2, 3].map(() => measure('node', [bin, '--help']).wallS))
+    const sql = median([1, 2, 3].map(() => measure('node', [bin, '-c', config, 'sql', '-c', 'select 1']).wallS))
+    const exportRun = measure('node', [bin, '-c', config, '--log-level', 'warn', 'export', 'shop', '--table', 'orders'])
+    const psql = measure('psql', [pgUrl, '-qc', `\\copy (select ${columns} from ${schema}.orders) to '${csv}' (format csv, header)`])
+    const duck = measure('node', ['--input-type=module', '-e', duckStep])
+    const twoStep = { wallS: psql.wallS + duck.wallS, cpuS: psql.cpuS + duck.cpuS }
+    const speedup = twoStep.wallS / exportRun.wallS
+    const ok = help <= 0.3 && sql <= 1 && speedup >= 1.3
+    met &&= ok
+    table.push([String(run), node0.toFixed(2), help.toFixed(2), sql.toFixed(2), `${exportRun.wallS.toFixed(2)} (${exportRun.cpuS.toFixed(1)} CPU)`,
+      `${psql.wallS.toFixed(2)} + ${duck.wallS.toFixed(2)} = ${twoStep.wallS.toFixed(2)} (${twoStep.cpuS.toFixed(1)} CPU)`, speedup.toFixed(2), ok ? 'yes' : '**no**'])
+    rmSync(csv, { force: true })
+    rmSync(parquet, { force: true })
+  }
+  process.stdout.write(`\n${rows} rows; wall seconds, median of 3 for the short commands; every run must meet: --help <= 0.3 s, sql -c <= 1 s, export >= 1.3x faster than psql + DuckDB\n\n`)
+  process.stdout.write('| run | node -e 0 s | --help s | sql -c "select 1" s | coldpipe export s | psql \\copy + DuckDB s | speedup | met |\n|---:|---:|---:|---:|---:|---:|---:|---|\n')
+  for (const row of table) process.stdout.write(`| ${row.join(' | ')} |\n`)
+  process.stdout.write(`\ntargets ${met ? 'met' : 'NOT met'} in every run\n`)
+  process.exitCode = met ? 0 : 1
+} finally {
+  await client.query(`DROP SCHEMA ${schema} CASCADE`)
+  await client.end()
+  rmSync(work, { recursive: true, force: true })
+}

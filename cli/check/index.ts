@@ -1,0 +1,5 @@
+export type { CheckResult } from './check-result.ts'
+export { missingPublishSchedule } from './publish-schedule.ts'
+export { renderCheck } from './render-check.ts'
+export { runCheck, type CheckReport, type RunCheckOptions } from './run-check.ts'
+export { reportsFolderExists, reportsFolderOf, requireReportsFolder } from './reports-folder.ts'

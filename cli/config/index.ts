@@ -1,0 +1,1 @@
+export { ColdpipeConfigSchema, inspectConfig, inspectConfigFile, loadConfig, parseConfig, type ColdpipeConfig, type ConfigInspection } from './coldpipe-config.ts'

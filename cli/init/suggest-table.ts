@@ -1,0 +1,36 @@
+import { primaryKeyOf, type CatalogTable } from '../catalog/index.ts'
+
+export interface TableSuggestion {
+  name: string
+  mode: 'incremental' | 'full'
+  cursor?: string
+  key?: string[]
+  /** Why this mode, written above the table in the starter config. */
+  reason: string
+}
+
+/** Names an update-time column goes by, compared without case and underscores (updated_at, lastModified, ...). */
+const updateTimeNames = new Set([
+  'updatedat', 'updated', 'updatedon', 'updatetime', 'updatedtime', 'updatets', 'updatedts', 'updatedate', 'updateddate',
+  'modifiedat', 'modified', 'modifiedon', 'modifytime', 'modifiedtime', 'modifiedts', 'modifieddate', 'modificationdate', 'modificationtime',
+  'lastmodified', 'lastmodifiedat', 'lastmodifiedon', 'lastmodifieddate', 'lastupdated', 'lastupdatedat', 'lastupdate', 'lastchanged', 'changedat', 'changedon',
+])
+
+/** The column that says when a row last changed: a time-typed column with an update-time name. */
+export function updateTimeColumn(table: CatalogTable): string | undefined {
+  return table.columns.find((c) => c.kind === 'time' && updateTimeNames.has(c.name.toLowerCase().replace(/_/g, '')))?.name
+}
+
+/**
+ * Incremental where rows can be merged (a primary key) and found when they change (an update-time column);
+ * full otherwise, which re-reads the whole table each run but needs nothing from it.
+ */
+export function suggestTable(table: CatalogTable): TableSuggestion {
+  const key = primaryKeyOf(table)
+  const cursor = updateTimeColumn(table)
+  if (key.length && cursor) {
+    return { name: table.name, mode: 'incremental', cursor, key, reason: `primary key (${key.join(', ')}) and update-time column ${cursor}` }
+  }
+  const missing = [key.length ? undefined : 'no primary key', cursor ? undefined : 'no update-time column (e.g. updated_at)'].filter(Boolean).join(' and ')
+  return { name: table.name, mode: 'full', ...(key.length ? { key } : {}), reason: `${missing}: re-read in full each run` }
+}

@@ -1,0 +1,90 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../cli/config/index.ts'
+import { ColdpipeError } from '../../core/errors.ts'
+import { describeJobsFromConfig } from '../../cli/build-jobs.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
+
+async function problemsOf(doc: unknown): Promise<{ path: string; reason: string }[]> {
+  const file = join(await tempDir(), 'coldpipe.yaml')
+  await writeFile(file, JSON.stringify(doc))
+  try {
+    loadConfig(file)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ColdpipeError)
+    expect((error as ColdpipeError).code).toBe('CONFIG_INVALID')
+    const problems = (error as ColdpipeError).context.problems as { path: string; reason: string }[]
+    // The message lists each problem on its own line with its path.
+    for (const p of problems) expect((error as ColdpipeError).message).toContain(`  ${p.path}: ${p.reason}`)
+    return problems
+  }
+  throw new Error('the config loaded')
+}
+
+const source = { kind: 'postgres', url: 'postgres://u@127.0.0.1/db' }
+
+describe('loading a config reports every problem at once', () => {
+  it('a bad cron, a bad timezone and a bad publish cron: one error, three paths (they used to take three runs)', async () => {
+    const problems = await problemsOf({
+      lake: './lake',
+      warehouse: './warehouse',
+      sources: { shop: source },
+      exports: [{ source: 'shop', schedule: '0 2 * *', timezone: 'Europe/Berlinn', tables: [{ name: 'orders', schedule: '61 * * * *', timezone: 'UTC' }] }],
+      jobs: { publish: { schedule: 'nightly' }, retention: { schedule: '30 3 * * *', timezone: 'Mars/Olympus' } },
+    })
+    expect(problems.map((p) => p.path)).toEqual(['exports[0].schedule', 'exports[0].timezone', 'exports[0].tables[0].schedule', 'jobs.publish.schedule', 'jobs.retention.timezone'])
+    expect(problems[1]!.reason).toContain('"Europe/Berlinn" is not an IANA time zone')
+  })
+
+  it('schema errors, schedule errors and reference errors together', async () => {
+    const problems = await problemsOf({
+      lake: './lake',
+      warehouse: { path: './warehouse', pii: [{ column: 'shop.users.email', action: 'hash' }] },
+      sources: { shop: { ...source, maxConnections: 0 } },
+      exports: [
+        { source: 'shop', schedule: '* * *', tables: [{ name: 'orders', mode: 'incremental' }] },
+        { source: 'shop', tables: [] },
+      ],
+      jobs: { publish: { schedule: '0 6 * * *', timezone: 'Nowhere' } },
+    })
+    const paths = problems.map((p) => p.path)
+    expect(paths).toEqual(expect.arrayContaining(['sources.shop.maxConnections', 'exports[0].schedule', 'jobs.publish.timezone']))
+    // References need a document that passes the schema; fixed, they show up with the schedules.
+    const again = await problemsOf({
+      lake: './lake',
+      warehouse: { path: './warehouse', pii: [{ column: 'shop.users.email', action: 'hash' }] },
+      sources: { shop: source },
+      exports: [
+        { source: 'shop', schedule: '* * *', tables: [{ name: 'orders', mode: 'incremental' }] },
+        { source: 'shop', tables: [] },
+        { source: 'billing' },
+      ],
+      jobs: { publish: { schedule: '0 6 * * *', timezone: 'Nowhere' } },
+    })
+    expect(again.map((p) => p.path).sort()).toEqual(
+      ['exports[0].schedule', 'jobs.publish.timezone', 'exports[0].tables[0].cursor', 'exports[0].tables[0].key', 'exports[1].source', 'exports[2].source', 'warehouse.piiKey'].sort(),
+    )
+  })
+
+  it('a valid config still loads, and its jobs describe without error', async () => {
+    const file = join(await tempDir(), 'coldpipe.yaml')
+    await writeFile(file, JSON.stringify({ lake: './lake', warehouse: './w', sources: { shop: source }, exports: [{ source: 'shop', schedule: '0 2 * * *', timezone: 'Europe/Berlin' }], jobs: { publish: { schedule: '0 6 * * *' } } }))
+    const config = loadConfig(file)
+    expect(describeJobsFromConfig(config).map((j) => j.id)).toEqual(['export:shop', 'publish', 'compaction', 'retention'])
+  })
+})
+
+describe('missing environment variables', () => {
+  it('are named together, each with the field that uses it', async () => {
+    const file = join(await tempDir(), 'coldpipe.yaml')
+    await writeFile(file, 'lake: ${LAKE_DIR}\nwarehouse: ./w\nsources:\n  shop: { kind: postgres, url: "${SHOP_URL}" }\n')
+    let error: unknown
+    try {
+      loadConfig(file, {})
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toMatchObject({ code: 'CONFIG_ENV_MISSING', message: 'environment variables LAKE_DIR (used by lake), SHOP_URL (used by sources.shop.url) are not set' })
+  })
+})

@@ -1,0 +1,310 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { request, type IncomingMessage } from 'node:http'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
+import { isProcessAlive } from '../../reports-api/sql-worker/process-rss.ts'
+import { publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+import { testApi } from './api-harness.ts'
+import { listen } from './stream-http.ts'
+
+const rows = 25_000
+const analyst = { key: 'analyst-key-0001', name: 'analyst', reports: ['*'], sql: true, jobs: false }
+const allOrdersSql = 'select id, buyer_id, unit_price, big_number, created_at, status from ordering.orders order by id'
+/** ~200 bytes a row, 2M rows: far more than any pipe or socket buffer, so it is mid-stream when the client stops. */
+const wideSql = "select range as id, repeat('x', 200) as pad from range(2000000)"
+
+interface Posted {
+  status: number
+  headers: IncomingMessage['headers']
+  body: Buffer
+  trailers: NodeJS.Dict<string>
+  complete: boolean
+}
+
+function send(url: string, payload: Record<string, unknown>, headers: Record<string, string>, onResponse: (res: IncomingMessage) => void, onError: (error: Error) => void): void {
+  const body = JSON.stringify(payload)
+  const req = request(`${url}/sql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': analyst.key, ...headers } }, onResponse)
+  req.on('error', onError)
+  req.end(body)
+}
+
+/** A POST /sql read to its end over real HTTP, trailers included. */
+function post(url: string, payload: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Posted> {
+  return new Promise((resolve, reject) =>
+    send(
+      url,
+      payload,
+      headers,
+      (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (chunk: Buffer) => parts.push(chunk))
+        const done = (): void => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), trailers: res.trailers, complete: res.complete })
+        res.on('end', done)
+        res.on('aborted', done)
+        res.on('error', () => undefined)
+      },
+      reject,
+    ),
+  )
+}
+
+/** A POST /sql whose body is not read: the caller decides when to read or cut it. */
+function postPaused(url: string, payload: Record<string, unknown>): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) =>
+    send(
+      url,
+      payload,
+      {},
+      (res) => {
+        res.pause()
+        resolve(res)
+      },
+      reject,
+    ),
+  )
+}
+
+interface SqlPool {
+  running: number
+  queued: number
+  workers: { workers: number; idle: number; busy: number; killed: number; killedForAbort: number; killedForTimeout: number }
+}
+
+async function sqlPool(app: FastifyInstance): Promise<SqlPool> {
+  return (await app.inject('/ready')).json().pools.sql as SqlPool
+}
+
+async function streamApi(config: Record<string, unknown> = {}) {
+  const api = await testApi({
+    publish: false,
+    config: { sqlEnabled: true, apiKeys: [analyst], sqlMaxRows: 100, sqlMaxConcurrent: 2, sqlTimeoutMs: 20_000, ...config },
+  })
+  const manifest = await publishFixtureSnapshot(api.store, { orders: rows })
+  const url = await listen(api.app)
+  return { ...api, manifest, url }
+}
+
+/** What DuckDB itself writes for the same query (an unsandboxed instance of the same snapshot). */
+async function duckdbReference(databasePath: string, format: 'csv' | 'json'): Promise<string> {
+  const dir = await tempDir('coldpipe-sql-stream-ref-')
+  const file = join(dir, `reference.${format}`)
+  const db = await openDatabase(databasePath, { readOnly: true })
+  try {
+    await db.run(`COPY (${allOrdersSql}) TO ${quoteLiteral(file)} (FORMAT ${format}${format === 'csv' ? ', HEADER true' : ''})`)
+  } finally {
+    db.close()
+  }
+  return readFile(file, 'utf8')
+}
+
+function expectSameLines(got: string[], want: string[]): void {
+  expect(got.length).toBe(want.length)
+  for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) expect({ line: i, got: got[i] }).toEqual({ line: i, got: want[i] })
+}
+
+/** The private folders of the workers, as user SQL can see them (allowed_directories is readable, not settable). */
+async function workerFolders(url: string): Promise<string[]> {
+  const res = await post(url, { sql: "select unnest(current_setting('allowed_directories')) as dir" })
+  expect(res.status).toBe(200)
+  const dirs = (JSON.parse(res.body.toString('utf8')) as { rows: { dir: string }[] }).rows.map((row) => row.dir)
+  return dirs.filter((dir) => dir.includes('coldpipe-sql-worker-'))
+}
+
+describe('streamed /sql results (stream: true)', () => {
+  it('streams more rows than sqlMaxRows as CSV and NDJSON, row for row what DuckDB writes, with the count in a trailer', { timeout: 180_000 }, async () => {
+    const { url, store, manifest } = await streamApi()
+    // The JSON answer stays capped.
+    const capped = await post(url, { sql: allOrdersSql })
+    expect(capped.status).toBe(200)
+    const page = JSON.parse(capped.body.toString('utf8')) as { rows: unknown[]; truncated: boolean; truncatedBy: string }
+    expect(page.rows).toHaveLength(100)
+    expect(page).toMatchObject({ truncated: true, truncatedBy: 'rows' })
+
+    const csv = await post(url, { sql: allOrdersSql, stream: true })
+    expect(csv.status).toBe(200)
+    expect(csv.complete).toBe(true)
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/)
+    expect(csv.headers['x-coldpipe-snapshot']).toBe(String(manifest.id))
+    expect(csv.trailers['x-coldpipe-rows']).toBe(String(rows))
+    const got = csv.body.toString('utf8').split('\n')
+    expect(got[0]).toBe('id,buyer_id,unit_price,big_number,created_at,status')
+    expectSameLines(got, (await duckdbReference(store.databasePath(manifest.id), 'csv')).split('\n'))
+    expect(got.slice(1, -1).map((line) => Number(line.split(',')[0]))).toEqual(Array.from({ length: rows }, (_, i) => i))
+
+    // Accept picks the format when the body does not; a trailing ; is fine.
+    const ndjson = await post(url, { sql: `${allOrdersSql};`, stream: true }, { accept: 'application/x-ndjson' })
+    expect(ndjson.status).toBe(200)
+    expect(ndjson.headers['content-type']).toMatch(/^application\/x-ndjson/)
+    expect(ndjson.trailers['x-coldpipe-rows']).toBe(String(rows))
+    const lines = ndjson.body.toString('utf8').split('\n')
+    expectSameLines(lines, (await duckdbReference(store.databasePath(manifest.id), 'json')).split('\n'))
+    expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as { id: number }).id)).toEqual(Array.from({ length: rows }, (_, i) => i))
+  })
+
+  it('streams Parquet that DuckDB reads back, and refuses JSON streams with 406', { timeout: 120_000 }, async () => {
+    const { url, store, manifest } = await streamApi()
+    const parquet = await post(url, { sql: allOrdersSql, stream: true, format: 'parquet' })
+    expect(parquet.status).toBe(200)
+    expect(parquet.trailers['x-coldpipe-rows']).toBe(String(rows))
+    const dir = await tempDir('coldpipe-sql-stream-parquet-')
+    const file = join(dir, 'got.parquet')
+    await writeFile(file, parquet.body)
+    const db = await openDatabase(store.databasePath(manifest.id), { readOnly: true })
+    try {
+      const unordered = allOrdersSql.replace(' order by id', '')
+      const [check] = await db.all<{ total: bigint; missing: bigint; extra: bigint }>(`
+        select (select count(*) from read_parquet(${quoteLiteral(file)})) as total,
+               (select count(*) from (${unordered} except all select * from read_parquet(${quoteLiteral(file)}))) as missing,
+               (select count(*) from (select * from read_parquet(${quoteLiteral(file)}) except all ${unordered})) as extra`)
+      expect(check).toEqual({ total: BigInt(rows), missing: 0n, extra: 0n })
+    } finally {
+      db.close()
+    }
+
+    for (const [payload, headers] of [
+      [{ sql: 'select 1', stream: true, format: 'json' }, {}],
+      [{ sql: 'select 1', stream: true }, { accept: 'application/json' }],
+      [{ sql: 'select 1', format: 'csv' }, {}],
+    ] as const) {
+      const refused = await post(url, payload, headers)
+      expect(refused.status).toBe(406)
+      expect(JSON.parse(refused.body.toString('utf8')).error.code).toBe('REPORT_FORMAT_UNSUPPORTED')
+    }
+    // The statement checks still answer with a status before anything is streamed.
+    const invalid = await post(url, { sql: 'select * from no_such_table', stream: true })
+    expect(invalid.status).toBe(400)
+    expect(JSON.parse(invalid.body.toString('utf8')).error.code).toBe('SQL_INVALID')
+    const forbidden = await post(url, { sql: "select * from read_text('/etc/hostname')", stream: true })
+    expect(JSON.parse(forbidden.body.toString('utf8')).error.code).toBe('SQL_FORBIDDEN')
+  })
+
+  it('a client that disconnects mid-stream frees its worker, its SQL slot and its stream slot', { timeout: 120_000 }, async () => {
+    const { app, url } = await streamApi({ maxStreamsPerKey: 1, sqlKillGraceMs: 2000 })
+    const res = await postPaused(url, { sql: wideSql, stream: true })
+    expect(res.statusCode).toBe(200)
+    await waitFor(async () => (await sqlPool(app)).workers.busy === 1, { timeoutMs: 30_000, message: 'the stream did not take a worker' })
+    expect((await sqlPool(app)).running).toBe(1)
+    // Read a little, then go away while the worker is blocked on the full pipe.
+    await new Promise<void>((resolve) => res.once('readable', () => resolve()))
+    expect(res.read()).not.toBeNull()
+    res.destroy()
+    await waitFor(
+      async () => {
+        const pool = await sqlPool(app)
+        return pool.running === 0 && pool.workers.busy === 0 && pool.workers.workers === 2
+      },
+      { timeoutMs: 30_000, message: 'the worker or SQL slot was not freed after the client went away' },
+    )
+    // The stream slot is free again: a new stream of this key runs to its end.
+    const again = await waitFor(
+      async () => {
+        const next = await post(url, { sql: 'select range as n from range(10)', stream: true })
+        return next.status === 200 ? next : undefined
+      },
+      { timeoutMs: 30_000, message: 'the stream slot was not released' },
+    )
+    expect(again.trailers['x-coldpipe-rows']).toBe('10')
+  })
+
+  it('answers 429 RATE_LIMITED past maxStreamsPerKey, and a stream outlives sqlTimeoutMs but not streamTimeoutMs', { timeout: 120_000 }, async () => {
+    const { app, url } = await streamApi({ maxStreamsPerKey: 1, sqlTimeoutMs: 1000, streamTimeoutMs: 10_000, sqlKillGraceMs: 500 })
+    const started = Date.now()
+    const first = await postPaused(url, { sql: wideSql, stream: true })
+    expect(first.statusCode).toBe(200)
+    const second = await post(url, { sql: 'select 1', stream: true })
+    expect(second.status).toBe(429)
+    expect(JSON.parse(second.body.toString('utf8')).error).toMatchObject({ code: 'RATE_LIMITED', details: { maxStreamsPerKey: 1 } })
+    // A non-stream query is not a stream: it runs on the other worker.
+    expect((await post(url, { sql: 'select 42 as n' })).status).toBe(200)
+    // Still running at three times sqlTimeoutMs (the client is paused, so the worker waits on the pipe)...
+    await waitFor(() => Date.now() - started > 3000, { timeoutMs: 10_000 })
+    expect(await sqlPool(app)).toMatchObject({ running: 1, workers: { busy: 1, killed: 0 } })
+    first.on('error', () => undefined)
+    // ...and cut at streamTimeoutMs: the worker is freed, the response ends without its final chunk.
+    await waitFor(
+      async () => {
+        const pool = await sqlPool(app)
+        return pool.running === 0 && pool.workers.busy === 0
+      },
+      { timeoutMs: 30_000, message: 'the worker was not freed at streamTimeoutMs' },
+    )
+    const ended = new Promise<boolean>((resolve) => first.once('close', () => resolve(first.complete)))
+    first.resume()
+    expect(await ended).toBe(false)
+  })
+
+  it('user SQL cannot write into, or read from, the workers\' private folders', { timeout: 120_000 }, async () => {
+    const { url } = await streamApi()
+    const folders = await workerFolders(url)
+    expect(folders.length).toBeGreaterThanOrEqual(1)
+    for (const folder of folders) {
+      const target = join(folder, 'x.csv')
+      for (const sql of [
+        `copy (select 1) to ${quoteLiteral(target)}`,
+        `select * from query(${quoteLiteral(`copy (select 1) to ${quoteLiteral(target)}`)})`,
+      ]) {
+        for (const stream of [false, true]) {
+          const res = await post(url, { sql, stream })
+          expect(res.status).toBe(400)
+          expect(JSON.parse(res.body.toString('utf8')).error.code).toBe('SQL_FORBIDDEN')
+        }
+      }
+      // Text that would close the COPY's parentheses and pick another target is not one SELECT: refused.
+      const injected = await post(url, { sql: `select 1) to ${quoteLiteral(target)} (format csv); --`, stream: true })
+      expect(injected.status).toBe(400)
+      // Reading there finds nothing: the folder only ever holds the pipe of the worker's own running stream.
+      const read = await post(url, { sql: `select * from read_csv(${quoteLiteral(target)})` })
+      expect(read.status).toBeGreaterThanOrEqual(400)
+      const listed = await post(url, { sql: `select count(*)::int as n from glob(${quoteLiteral(join(folder, '*'))})` })
+      if (listed.status === 200) expect(JSON.parse(listed.body.toString('utf8')).rows).toEqual([{ n: 0 }])
+      expect(await readdir(folder)).toEqual([])
+    }
+  })
+
+  it('documents stream in the OpenAPI description of /sql and of every report', { timeout: 60_000 }, async () => {
+    const { app } = await streamApi()
+    const doc = (await app.inject('/docs/json')).json() as {
+      paths: Record<string, { post?: { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }; get?: { parameters: { $ref?: string }[] } }>
+      components: { parameters: Record<string, { schema: { type: string } }> }
+    }
+    const body = doc.paths['/sql']?.post?.requestBody.content['application/json']?.schema.properties
+    expect(body).toMatchObject({ stream: { type: 'boolean' }, format: { enum: ['json', 'csv', 'ndjson', 'parquet'] } })
+    expect(doc.paths['/reports/all_orders']?.get?.parameters).toContainEqual({ $ref: '#/components/parameters/stream' })
+    expect(doc.components.parameters.stream?.schema.type).toBe('boolean')
+  })
+
+  it('leaves no worker process and no private folder after app.close()', { timeout: 120_000 }, async () => {
+    const { app, url } = await streamApi()
+    const folders = await workerFolders(url)
+    const done = await post(url, { sql: 'select range as n from range(1000)', stream: true, format: 'ndjson' })
+    expect(done.trailers['x-coldpipe-rows']).toBe('1000')
+    const stalled = await postPaused(url, { sql: wideSql, stream: true })
+    stalled.on('error', () => undefined)
+    await waitFor(async () => (await sqlPool(app)).workers.busy === 1, { timeoutMs: 30_000 })
+    const pids = await childWorkerPids()
+    expect(pids.length).toBeGreaterThanOrEqual(2)
+    await app.close()
+    await waitFor(() => pids.every((pid) => !isProcessAlive(pid)), { timeoutMs: 30_000, message: 'a SQL worker outlived app.close()' })
+    for (const folder of folders) await expect(readdir(folder)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
+
+/** Live child processes of this (test) process, from /proc: the SQL workers of the app under test. */
+async function childWorkerPids(): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[1]) === process.pid && fields[0] !== 'Z') pids.push(Number(entry))
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids
+}

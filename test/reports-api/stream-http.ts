@@ -1,0 +1,54 @@
+import { request, type IncomingMessage } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import type { ServerResponse } from 'node:http'
+
+export interface StreamedResponse {
+  status: number
+  headers: IncomingMessage['headers']
+  body: Buffer
+  trailers: NodeJS.Dict<string>
+  /** False when the connection was cut before the chunked body ended. */
+  complete: boolean
+}
+
+/** Listens on 127.0.0.1:0 and returns the base URL (the app is closed by the harness). */
+export async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (!address || typeof address !== 'object') throw new Error('no address')
+  return `http://127.0.0.1:${address.port}`
+}
+
+/** A GET read to its end over real HTTP, trailers included (inject() does not carry trailers). */
+export function get(url: string, headers: Record<string, string> = {}): Promise<StreamedResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      const parts: Buffer[] = []
+      res.on('data', (chunk: Buffer) => parts.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), trailers: res.trailers, complete: res.complete }))
+      res.on('error', reject)
+      res.on('aborted', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), trailers: res.trailers, complete: false }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A GET whose body is not read: the caller decides when to read or cut it. */
+export function openPaused(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      res.pause()
+      resolve(res)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** The server-side response objects, as the HTTP server hands them to fastify, to watch their buffers. */
+export function captureResponses(app: FastifyInstance): ServerResponse[] {
+  const responses: ServerResponse[] = []
+  app.server.on('request', (_req, res: ServerResponse) => responses.push(res))
+  return responses
+}
