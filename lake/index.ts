@@ -11,3 +11,4 @@ export { effectiveLakeSettings, lakeSettingNames, LakeSettingsSchema, type LakeS
 export { updateLakeSettings } from './update-lake-settings.ts'
 export { parquetRowGroupSize, writeParquetToLake, type WrittenParquet } from './parquet-file-writer.ts'
 export { diskFullBelowBytes, isDiskFull, isDiskFullError } from './disk-full.ts'
+export { writeAll, writevAll } from './write-all.ts'

@@ -36,6 +36,13 @@ export interface DayRow {
    * compaction output, a copy of the history up to `smallFileBytes` per table.
    */
   awaitingRetentionBytes: number
+  /**
+   * Job run records (`_state/jobs/<job>/`): the runner keeps the newest `historyKeepRuns` (500) per job, a
+   * bound an hourly job reaches in three weeks and a nightly one in 500 days, so a month cannot show it flat.
+   */
+  runRecordBytes: number
+  /** The most run records any one job holds; never above historyKeepRuns. */
+  maxRunRecordsPerJob: number
   rssMb: number
   lakeBytes: number
   warehouseBytes: number
@@ -122,6 +129,16 @@ export class HourlySampler {
   }
 }
 
+/** Bytes of the job run records and the most any one job holds. */
+async function runRecords(jobRunsDir: string): Promise<{ bytes: number; maxPerJob: number }> {
+  let maxPerJob = 0
+  for (const job of await readdir(jobRunsDir).catch(() => [] as string[])) {
+    const names = await readdir(join(jobRunsDir, job)).catch(() => [] as string[])
+    maxPerJob = Math.max(maxPerJob, names.filter((name) => name.endsWith('.json') && !name.startsWith('_')).length)
+  }
+  return { bytes: await treeBytes(jobRunsDir), maxPerJob }
+}
+
 /** Measures the end of a simulated day: lake shape, the day's log open and status samples, a one-table publish, memory, bytes. */
 export async function measureDay(p: {
   day: number
@@ -173,8 +190,11 @@ export async function measureDay(p: {
     const path = join(lakeRoot, entry.name)
     lakeBytesByDir[entry.name] = entry.isDirectory() ? await treeBytes(path) : entry.isFile() ? (await stat(path)).size : 0
   }
+  const records = await runRecords(log.layout.jobRunsDir)
   return {
     day: p.day,
+    runRecordBytes: records.bytes,
+    maxRunRecordsPerJob: records.maxPerJob,
     activeFiles: [...perTable.values()].reduce((a, b) => a + b, 0),
     maxFilesPerTable,
     maxFilesTable,

@@ -1,22 +1,11 @@
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
+import { writeAll } from '../../lake/index.ts'
 import type { ColumnSpec } from '../../transform/index.ts'
 
 /** NDJSON temp files that DuckDB's read_json turns into typed rows. */
 
 export const closeLine = Buffer.from('}\n')
-
-/**
- * Writes every byte of `data` at the handle's position: a single write(2) may write less (a filling disk
- * does, before ENOSPC), and a short write must never pass as a finished file.
- */
-async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done)
-    if (bytesWritten <= 0) throw Object.assign(new Error(`write made no progress on ${data.length - done} bytes`), { code: 'EIO' })
-    done += bytesWritten
-  }
-}
 
 /** Creates `file` from `fill`; on any failure the file is removed (no empty or partial staging file stays). */
 async function createFile(file: string, fill: (write: (data: Buffer) => Promise<void>) => Promise<void>): Promise<void> {

@@ -1,5 +1,6 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { tempFileIn } from '../../lake/atomic-file.ts'
+import { writevAll } from '../../lake/write-all.ts'
 import type { CsvBatch } from './csv-row-batches.ts'
 
 export interface CsvChunk {
@@ -42,7 +43,8 @@ export async function chunkCsvBatches(
     const parts = gathered
     gathered = []
     gatheredBytes = 0
-    await file.writev(parts)
+    // A filling disk writes short before it fails: the rest is written (or fails with ENOSPC), never dropped.
+    await writevAll(file, parts)
   }
   const finish = async (last: boolean): Promise<void> => {
     await flush()
