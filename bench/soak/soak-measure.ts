@@ -17,6 +17,9 @@ export interface DayRow {
   commitsSinceCheckpoint: number
   logOpenMs: number
   statusMs: number
+  /** Every hourly sample of the day: a window's verdict pools them (a day covers part of a checkpoint cycle). */
+  logOpenSamples: number[]
+  statusSamples: number[]
   publishMs: number
   /** Samples of the publish median that changed exactly one table (others had change files land meanwhile). */
   publishOneTable: number
@@ -120,9 +123,9 @@ export class HourlySampler {
     }
   }
 
-  /** The day's medians; starts the next day's samples. */
-  takeDay(): { logOpenMs: number; statusMs: number } {
-    const day = { logOpenMs: median(this.openMs), statusMs: median(this.statusMs) }
+  /** The day's medians and samples; starts the next day's samples. */
+  takeDay(): { logOpenMs: number; statusMs: number; logOpenSamples: number[]; statusSamples: number[] } {
+    const day = { logOpenMs: median(this.openMs), statusMs: median(this.statusMs), logOpenSamples: this.openMs, statusSamples: this.statusMs }
     this.openMs = []
     this.statusMs = []
     return day

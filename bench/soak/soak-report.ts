@@ -2,6 +2,8 @@ import { jobsDefaults } from '../../jobs/jobs-config.ts'
 import { median, type DayRow } from './soak-measure.ts'
 
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
+/** Slack on the run-record cap: the runner keeps every run of the second the 500th newest started in. */
+const sameSecondRuns = 5
 
 const columns: { head: string; cell: (r: DayRow) => string }[] = [
   { head: 'day', cell: (r) => String(r.day) },
@@ -70,9 +72,9 @@ function slope(points: [number, number][]): number {
  * before it): one noisy moment on a shared machine does not decide, and day 1, when the lake is hours old,
  * does not stand in for day 3.
  */
-function windowed(rows: DayRow[], day: number, pick: (r: DayRow) => number, last: number): number {
+function windowed(rows: DayRow[], day: number, pick: (r: DayRow) => number | number[], last: number): number {
   const to = Math.min(day + 1, last)
-  return median(rows.filter((r) => r.day <= to && r.day > to - 3).map(pick))
+  return median(rows.filter((r) => r.day <= to && r.day > to - 3).flatMap(pick))
 }
 
 /**
@@ -91,20 +93,22 @@ export function verdict(rows: DayRow[], baseDay: number): Verdict {
   const base = rows.find((r) => r.day === baseDay) ?? rows[0]!
   const lines = ['', `| measure | day ${base.day} | day ${last.day} | ratio | target | met |`, '|---|---:|---:|---:|---|---|']
   let met = true
-  const ratio = (name: string, pick: (r: DayRow) => number, unit: string, judged = true): void => {
+  const ratio = (name: string, pick: (r: DayRow) => number | number[], unit: string, judged = true): void => {
     const a = windowed(rows, base.day, pick, last.day)
     const b = windowed(rows, last.day, pick, last.day)
     const r = b / a
     const ok = r <= 1.2
     if (judged) met &&= ok
     const target = judged ? '≤ 1.2' : 'none (informative)'
-    lines.push(`| ${name} (3-day median) | ${a.toFixed(1)} ${unit} | ${b.toFixed(1)} ${unit} | ${r.toFixed(2)} | ${target} | ${judged ? (ok ? 'yes' : '**no**') : '—'} |`)
+    lines.push(`| ${name} (median over 3 days) | ${a.toFixed(1)} ${unit} | ${b.toFixed(1)} ${unit} | ${r.toFixed(2)} | ${target} | ${judged ? (ok ? 'yes' : '**no**') : '—'} |`)
   }
-  ratio('CommitLog open', (r) => r.logOpenMs, 'ms')
+  // Log open and status pool the window's hourly samples (72): three days cover about two checkpoint cycles,
+  // where each day alone covers part of one (the commits read after the checkpoint decide most of an open).
+  ratio('CommitLog open', (r) => r.logOpenSamples, 'ms')
   ratio('small-change publish', (r) => r.publishMs, 'ms')
   ratio('RSS', (r) => r.rssMb, 'MB')
   // The issue sets no target for status; shown so growth there is seen.
-  ratio('status', (r) => r.statusMs, 'ms', false)
+  ratio('status', (r) => r.statusSamples, 'ms', false)
   // Bounded: growth that has stopped, not a value below a line. The slope over the last third of the run
   // (least squares, so alternating days do not decide) is projected over as many days again; a quantity
   // that grows with history (linearly from zero) doubles, one held by a cap or by retention stays put.
@@ -129,9 +133,11 @@ export function verdict(rows: DayRow[], baseDay: number): Verdict {
   bounded('lake bytes, all', (r) => r.lakeBytes, (v) => `${mb(v)} MB`, false)
   // Run records are bounded by count, not time: checked against the cap itself.
   const maxRecords = Math.max(...rows.map((r) => r.maxRunRecordsPerJob))
-  const recordsOk = maxRecords <= jobsDefaults.historyKeepRuns
+  // Runs started in the same second as the last kept one cannot be ordered by name and are kept with it.
+  const recordsOk = maxRecords <= jobsDefaults.historyKeepRuns + sameSecondRuns
   met &&= recordsOk
-  lines.push(`| job run records, most held by one job (any day) | ${maxRecords} | — | cap ${jobsDefaults.historyKeepRuns} | ${(maxRecords / jobsDefaults.historyKeepRuns).toFixed(2)} | ≤ historyKeepRuns | ${recordsOk ? 'yes' : '**no**'} |`)
+  const cap = jobsDefaults.historyKeepRuns
+  lines.push(`| job run records, most held by one job (any day) | ${maxRecords} | — | cap ${cap} | ${(maxRecords / cap).toFixed(2)} | ≤ historyKeepRuns (+ ${sameSecondRuns} of the same second) | ${recordsOk ? 'yes' : '**no**'} |`)
   const dirs = [...new Set([...Object.keys(base.lakeBytesByDir), ...Object.keys(last.lakeBytesByDir)])].sort()
   const mb2 = (bytes: number): string => (bytes / 1024 / 1024).toFixed(2)
   lines.push('', `lake MB by folder, day ${base.day} → day ${last.day}: ${dirs.map((d) => `${d} ${mb2(base.lakeBytesByDir[d] ?? 0)} → ${mb2(last.lakeBytesByDir[d] ?? 0)}`).join(', ')}; row-version history (active files of change tables and incremental exports) ${mb2(base.changeHistoryBytes)} → ${mb2(last.changeHistoryBytes)}`)
