@@ -7,7 +7,7 @@ import { lakeFormatVersion, readLakeFormat, writeLakeFormat } from './lake-forma
 import { effectiveLakeSettings, type LakeSettings } from './lake-settings.ts'
 import { LakeLayout } from './lake-layout.ts'
 import { LakeState } from './lake-state.ts'
-import { readCommitFile, readExpiredMarker, resolveBase, writeCheckpointFile } from './log-files.ts'
+import { readAhead, readCommitFile, readExpiredMarker, readFromLastCheckpoint, resolveBase, writeCheckpointFile } from './log-files.ts'
 import { createIfAbsent } from './put-if-absent.ts'
 
 export type { Commit, CommitDraft, CommitLogStats, CommitResult, CorruptEntry, LakeFile, LakeSpan, Tombstone, Watermark } from './commit-types.ts'
@@ -23,8 +23,6 @@ export interface CommitLogOptions extends Partial<CommitLogConfig> {
 }
 
 const maxCommitAttempts = 100
-/** Commit files read at once while opening. */
-const readBatch = 16
 
 /**
  * The lake's commit log: `_log/<version>.json`, one file per commit, created put-if-absent, and every
@@ -47,7 +45,7 @@ export class CommitLog {
   private base = new LakeState()
   private tail: Commit[] = []
   private corruptEntry: CorruptEntry | undefined
-  private counters = { checkpointVersion: -1, commitFilesRead: 0 }
+  private counters = { checkpointVersion: -1, commitFilesRead: 0, logListings: 0 }
   /** Serializes this instance's reads and commits; other processes are handled by put-if-absent. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -131,7 +129,18 @@ export class CommitLog {
   /** Reads from the newest usable checkpoint to the end of the log. */
   private async load(): Promise<void> {
     this.corruptEntry = undefined
+    const fast = await readFromLastCheckpoint(this.layout)
+    if (fast) {
+      this.begin(fast.state)
+      for (const commit of fast.commits) {
+        this.counters.commitFilesRead++
+        this.apply(commit)
+      }
+      if (fast.commits.length > this.config.checkpointEveryCommits && !this.inspect) await this.writeCheckpoint()
+      return
+    }
     let resolved: Awaited<ReturnType<typeof resolveBase>>
+    this.counters.logListings++
     try {
       resolved = await resolveBase(this.layout)
     } catch (error) {
@@ -143,28 +152,13 @@ export class CommitLog {
     }
     const { state, commits, skipped } = resolved
     for (const s of skipped) this.logger.warn({ lakeRoot: this.layout.root, checkpointVersion: s.version, reason: s.reason }, 'lake checkpoint unreadable; reading from an older one')
-    this.state = state
-    this.base = state.clone()
-    this.base.keys.clear()
-    this.base.tombstones.clear()
-    this.tail = []
-    this.counters.checkpointVersion = state.version
+    this.begin(state)
     let read = 0
-    // Reading the files is most of an open's time (a file open per commit): they are read a batch at a
-    // time, concurrently, and applied in order.
-    const reads = new Map<number, Promise<Commit | undefined>>()
-    for (const [i, version] of commits.entries()) {
-      if (!reads.has(version)) {
-        for (const next of commits.slice(i, i + readBatch)) {
-          const pending = readCommitFile(this.layout, next)
-          pending.catch(() => undefined)
-          reads.set(next, pending)
-        }
-      }
+    const reads = readAhead(commits, (version) => readCommitFile(this.layout, version))
+    for (const version of commits) {
       let commit: Commit | undefined
       try {
-        commit = await reads.get(version)
-        reads.delete(version)
+        commit = await reads.next(version)
         if (!commit) {
           throw new ColdpipeError('LAKE_LOG_CORRUPT', `commit ${this.layout.commitFile(version)} disappeared while the log was read`, { context: { file: this.layout.commitFile(version), version } })
         }
@@ -181,6 +175,16 @@ export class CommitLog {
     }
     // The committer that should have written the checkpoint died first: write one here, so the next open is short.
     if (read > this.config.checkpointEveryCommits && !this.inspect) await this.writeCheckpoint()
+  }
+
+  /** Starts from a checkpoint's state (or the empty lake's). */
+  private begin(state: LakeState): void {
+    this.state = state
+    this.base = state.clone()
+    this.base.keys.clear()
+    this.base.tombstones.clear()
+    this.tail = []
+    this.counters.checkpointVersion = state.version
   }
 
   private apply(commit: Commit): void {

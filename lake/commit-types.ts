@@ -127,6 +127,11 @@ export interface CommitLogStats {
   checkpointVersion: number
   /** Commit files read since open (the open itself reads at most about `checkpointEveryCommits`). */
   commitFilesRead: number
+  /**
+   * Times `_log/` was listed to find where to start: 0 when `_last_checkpoint` led the way; a listing costs
+   * what the whole retention window of commits costs, and is needed only without a usable pointer or for a gap.
+   */
+  logListings: number
   /** Commits held in memory: between N and 2N (`checkpointEveryCommits`) latest ones. */
   commitsInMemory: number
   idempotencyKeys: number

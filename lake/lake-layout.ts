@@ -46,6 +46,14 @@ export class LakeLayout {
     return join(this.logDir, `${pad(version)}.checkpoint.json`)
   }
 
+  /**
+   * `_log/_last_checkpoint.json`: the newest checkpoint's version (Delta Lake's `_last_checkpoint`), so
+   * opening reads from it without listing a log that holds days of commits.
+   */
+  get lastCheckpointFile(): string {
+    return join(this.logDir, '_last_checkpoint.json')
+  }
+
   /** `_log/_expired.json`: the first version expireLog kept, written before it deletes anything older. */
   get expiredMarkerFile(): string {
     return join(this.logDir, '_expired.json')

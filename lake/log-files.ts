@@ -4,6 +4,7 @@ import type { Commit } from './commit-types.ts'
 import { lakeFormatVersion } from './lake-format.ts'
 import type { LakeLayout } from './lake-layout.ts'
 import { isCheckpointOf, LakeState } from './lake-state.ts'
+import { writeFileAtomic } from './atomic-file.ts'
 import { createIfAbsent } from './put-if-absent.ts'
 
 /** What `_log/` holds, by version, oldest first (names only: no file is read). */
@@ -11,6 +12,9 @@ export interface LogListing {
   commits: number[]
   checkpoints: number[]
 }
+
+/** Commit files read at once while opening. */
+const readBatch = 16
 
 const commitName = /^(\d{20})\.json$/
 const checkpointName = /^(\d{20})\.checkpoint\.json$/
@@ -76,9 +80,51 @@ export async function readCheckpointFile(layout: LakeLayout, version: number): P
   }
 }
 
-/** Writes the checkpoint of `state.version` put-if-absent; false when one already exists. */
+/** Writes the checkpoint of `state.version` put-if-absent (false when one already exists), then points `_last_checkpoint` at it. */
 export async function writeCheckpointFile(layout: LakeLayout, state: LakeState, now = new Date()): Promise<boolean> {
-  return createIfAbsent(layout.tmpDir, layout.checkpointFile(state.version), JSON.stringify(state.toCheckpoint(lakeFormatVersion, now)))
+  const created = await createIfAbsent(layout.tmpDir, layout.checkpointFile(state.version), JSON.stringify(state.toCheckpoint(lakeFormatVersion, now)))
+  if (state.version > ((await readLastCheckpoint(layout)) ?? -1)) {
+    // A hint, not a truth: two writers may race it back to the older of their versions, which only makes an
+    // open read more commits; a pointer at a removed or unreadable checkpoint sends the open to a listing.
+    await writeFileAtomic(layout.tmpDir, layout.lastCheckpointFile, JSON.stringify({ version: state.version }))
+  }
+  return created
+}
+
+/** The version `_last_checkpoint` names, or undefined when there is none (or it cannot be read). */
+export async function readLastCheckpoint(layout: LakeLayout): Promise<number | undefined> {
+  try {
+    const value = JSON.parse(await readFile(layout.lastCheckpointFile, 'utf8')) as { version?: unknown }
+    return typeof value.version === 'number' && Number.isInteger(value.version) && value.version >= 0 ? value.version : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The state at the newest checkpoint `_last_checkpoint` names and every commit after it, read 16 files at a
+ * time until the first missing version, without listing `_log/` (which holds every commit of the retention
+ * window). Undefined whenever this cannot be sure: no pointer, an unreadable checkpoint or commit, or a later
+ * commit present after a missing one (a gap) — the caller then resolves from a listing, which reports those.
+ */
+export async function readFromLastCheckpoint(layout: LakeLayout): Promise<{ state: LakeState; commits: Commit[] } | undefined> {
+  const version = await readLastCheckpoint(layout)
+  if (version === undefined) return undefined
+  const state = await readCheckpointFile(layout, version)
+  if (!(state instanceof LakeState)) return undefined
+  const commits: Commit[] = []
+  for (let from = version + 1; ; from += readBatch) {
+    const batch = await Promise.all(Array.from({ length: readBatch }, (_, i) => readCommitFile(layout, from + i).catch((error: unknown) => error as Error)))
+    const end = batch.findIndex((entry) => entry === undefined)
+    const found = end < 0 ? batch : batch.slice(0, end)
+    for (const entry of found) {
+      if (entry instanceof Error) return undefined
+      commits.push(entry!)
+    }
+    if (end < 0) continue
+    if (batch.slice(end + 1).some((entry) => entry !== undefined)) return undefined
+    return { state, commits }
+  }
 }
 
 /** The first version expireLog kept (commits before it may be gone), or 0 when nothing was ever expired. */
@@ -150,4 +196,30 @@ export async function resolveBase(layout: LakeLayout, target?: number): Promise<
     `no readable checkpoint of ${layout.logDir} reaches version ${upTo} and older commits were removed: ${skipped.map((s) => s.reason).join('; ') || 'no checkpoint'}`,
     { context },
   )
+}
+
+/**
+ * Reads the files of `versions` a batch at a time, concurrently, handing them out in order: the file opens,
+ * not the parsing, are most of an open's time. `next(v)` must be asked for the versions in order.
+ */
+export function readAhead<T>(versions: number[], read: (version: number) => Promise<T>): { next(version: number): Promise<T> } {
+  const reads = new Map<number, Promise<T>>()
+  let from = 0
+  return {
+    next(version) {
+      if (!reads.has(version)) {
+        from = Math.max(from, versions.indexOf(version, from))
+        for (const v of versions.slice(from, from + readBatch)) {
+          const pending = read(v)
+          // Awaited (or dropped with the open that failed) by next(); never an unhandled rejection.
+          pending.catch(() => undefined)
+          reads.set(v, pending)
+        }
+        from += readBatch
+      }
+      const pending = reads.get(version)!
+      reads.delete(version)
+      return pending
+    },
+  }
 }

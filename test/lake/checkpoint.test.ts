@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readdir, rm, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { ColdpipeError } from '../../core/errors.ts'
 import { CommitLog, type LakeFile } from '../../lake/index.ts'
@@ -26,12 +26,41 @@ describe('CommitLog checkpoints', () => {
     expect(writer.stats.commitsInMemory).toBeLessThanOrEqual(2 * every)
 
     const reader = await CommitLog.open(root, { checkpointEveryCommits: every })
-    expect(reader.stats).toMatchObject({ checkpointVersion: 10, commitFilesRead: 2, commitsInMemory: 2 })
+    // `_last_checkpoint` led the way: no listing of _log/.
+    expect(reader.stats).toMatchObject({ checkpointVersion: 10, commitFilesRead: 2, commitsInMemory: 2, logListings: 0 })
     expect(reader.latestVersion).toBe(12)
     expect(sortedKeys(reader.activeFiles())).toEqual(sortedKeys(model.active))
     expect(Object.fromEntries([...reader.watermarks()].map(([k, m]) => [k, m.position]))).toEqual(Object.fromEntries(model.positions))
     // The version that added each active file survives the checkpoint (publish orders export runs by it).
     for (const path of model.active.keys()) expect(reader.addedIn(path)).toBe(writer.addedIn(path))
+  })
+
+  it('opens from _last_checkpoint without listing _log/, and falls back to a listing for a stale pointer, a missing one or a gap', async () => {
+    const root = await tempDir()
+    const model = new HistoryModel(Date.now())
+    const writer = await CommitLog.open(root, { checkpointEveryCommits: every })
+    await commitHistory(writer, model, 0, 23)
+    const pointer = writer.layout.lastCheckpointFile
+    expect(JSON.parse(await readFile(pointer, 'utf8'))).toEqual({ version: 20 })
+    const open = () => CommitLog.open(root, { checkpointEveryCommits: every })
+    expect((await open()).stats).toMatchObject({ checkpointVersion: 20, commitFilesRead: 2, logListings: 0 })
+
+    // A pointer at a checkpoint that is gone (or unreadable) costs a listing, never a wrong state.
+    await writeFile(pointer, JSON.stringify({ version: 15 }))
+    await rm(writer.layout.checkpointFile(15))
+    const stale = await open()
+    expect(stale.stats).toMatchObject({ checkpointVersion: 20, logListings: 1 })
+    expect(sortedKeys(stale.activeFiles())).toEqual(sortedKeys(model.active))
+    await rm(pointer)
+    expect((await open()).stats).toMatchObject({ checkpointVersion: 20, logListings: 1 })
+
+    // A missing commit with a later one present is a gap: the listing path reports it.
+    await writeFile(pointer, JSON.stringify({ version: 20 }))
+    await rm(writer.layout.commitFile(21))
+    await expect(open()).rejects.toMatchObject({ code: 'LAKE_LOG_CORRUPT', context: { missing: 21 } })
+    const inspected = await CommitLog.open(root, { inspect: true })
+    expect(inspected.stats.logListings).toBe(1)
+    expect(inspected.corrupt).toMatchObject({ version: 21 })
   })
 
   it('answers versions before the checkpoint from disk: span() rebuilds them from an older checkpoint and the commits after it', async () => {
