@@ -59,6 +59,7 @@ try {
   const pipeline = await SoakPipeline.start({ workDir, postgresUrl: options.postgresUrl, schema: source.schema, bootstrap: events.bootstrap, hourMs: options.hourMs, logger })
   closers.push(() => pipeline.close())
   const sampler = new HourlySampler(pipeline, options.runs)
+  closers.push(() => sampler.close())
   report.header()
   const started = performance.now()
   let failedRuns = 0

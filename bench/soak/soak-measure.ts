@@ -1,5 +1,7 @@
+import { fork, type ChildProcess } from 'node:child_process'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { CommitLog } from '../../lake/index.ts'
 import { collectStatus, renderStatus } from '../../jobs/index.ts'
 import { describeJobsFromConfig } from '../../cli/build-jobs.ts'
@@ -95,18 +97,32 @@ async function newestCheckpoint(logDir: string): Promise<number | undefined> {
 /**
  * Log open and `status` are sampled every simulated hour and judged by the day's median: an open reads the
  * newest checkpoint plus the commits after it (0 to checkpointEveryCommits), so one reading at the same
- * clock time each day would measure where that day's end fell in the checkpoint cycle, not the lake.
+ * clock time each day would measure where that day's end fell in the checkpoint cycle, not the lake. Opens
+ * are timed in a probe process (soak-open-probe.ts), as a reader like `coldpipe status` opens the log;
+ * `status` is built in this process, as `coldpipe start` serves it.
  */
 export class HourlySampler {
   private openMs: number[] = []
   private statusMs: number[] = []
+  private readonly probe: ChildProcess
 
-  constructor(private readonly pipeline: SoakPipeline, private readonly runs: number) {}
+  constructor(private readonly pipeline: SoakPipeline, private readonly runs: number) {
+    this.probe = fork(fileURLToPath(new URL('./soak-open-probe.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  }
+
+  /** Log opens timed in the probe process (soak-open-probe.ts), one warm-up first. */
+  private async probeOpens(): Promise<number[]> {
+    const reply = new Promise<{ ms?: number[]; error?: string }>((resolve) => this.probe.once('message', resolve))
+    this.probe.send({ lakeRoot: this.pipeline.lakeRoot, runs: this.runs + 1 })
+    const { ms, error } = await reply
+    if (!ms) throw new Error(`log open probe failed: ${error}`)
+    return ms.slice(1)
+  }
 
   async sample(): Promise<void> {
     const { pipeline } = this
     const lakeRoot = pipeline.lakeRoot
-    for (let i = 0; i < this.runs; i++) this.openMs.push(await timed(() => CommitLog.open(lakeRoot)))
+    this.openMs.push(...(await this.probeOpens()))
     // As `coldpipe status` builds it (cli/commands/status-command.ts), in process, rendered.
     for (let i = 0; i < this.runs; i++) {
       this.statusMs.push(
@@ -121,6 +137,10 @@ export class HourlySampler {
         }),
       )
     }
+  }
+
+  close(): void {
+    this.probe.disconnect()
   }
 
   /** The day's medians and samples; starts the next day's samples. */
