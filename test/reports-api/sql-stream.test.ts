@@ -9,11 +9,10 @@ import { publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { testApi } from './api-harness.ts'
-import { listen } from './stream-http.ts'
+import { allOrdersSql, duckdbReference, listen } from './stream-http.ts'
 
 const rows = 25_000
 const analyst = { key: 'analyst-key-0001', name: 'analyst', reports: ['*'], sql: true, jobs: false }
-const allOrdersSql = 'select id, buyer_id, unit_price, big_number, created_at, status from ordering.orders order by id'
 /** ~200 bytes a row, 2M rows: far more than any pipe or socket buffer, so it is mid-stream when the client stops. */
 const wideSql = "select range as id, repeat('x', 200) as pad from range(2000000)"
 
@@ -86,19 +85,6 @@ async function streamApi(config: Record<string, unknown> = {}) {
   const manifest = await publishFixtureSnapshot(api.store, { orders: rows })
   const url = await listen(api.app)
   return { ...api, manifest, url }
-}
-
-/** What DuckDB itself writes for the same query (an unsandboxed instance of the same snapshot). */
-async function duckdbReference(databasePath: string, format: 'csv' | 'json'): Promise<string> {
-  const dir = await tempDir('coldpipe-sql-stream-ref-')
-  const file = join(dir, `reference.${format}`)
-  const db = await openDatabase(databasePath, { readOnly: true })
-  try {
-    await db.run(`COPY (${allOrdersSql}) TO ${quoteLiteral(file)} (FORMAT ${format}${format === 'csv' ? ', HEADER true' : ''})`)
-  } finally {
-    db.close()
-  }
-  return readFile(file, 'utf8')
 }
 
 function expectSameLines(got: string[], want: string[]): void {

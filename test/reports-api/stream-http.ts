@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
-import type { FastifyInstance } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 export interface StreamedResponse {
   status: number
@@ -51,4 +55,20 @@ export function captureResponses(app: FastifyInstance): ServerResponse[] {
   const responses: ServerResponse[] = []
   app.server.on('request', (_req, res: ServerResponse) => responses.push(res))
   return responses
+}
+
+/** The fixture's orders, whole and in order: what the streaming tests download. */
+export const allOrdersSql = 'select id, buyer_id, unit_price, big_number, created_at, status from ordering.orders order by id'
+
+/** What DuckDB itself writes for `allOrdersSql`, as the reference (an unsandboxed instance of the same snapshot). */
+export async function duckdbReference(databasePath: string, format: 'csv' | 'json'): Promise<string> {
+  const dir = await tempDir('coldpipe-stream-ref-')
+  const file = join(dir, `reference.${format}`)
+  const db = await openDatabase(databasePath, { readOnly: true })
+  try {
+    await db.run(`COPY (${allOrdersSql}) TO ${quoteLiteral(file)} (FORMAT ${format}${format === 'csv' ? ', HEADER true' : ''})`)
+  } finally {
+    db.close()
+  }
+  return readFile(file, 'utf8')
 }

@@ -8,10 +8,9 @@ import { publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { testApi } from './api-harness.ts'
-import { captureResponses, get, listen, openPaused } from './stream-http.ts'
+import { allOrdersSql, captureResponses, duckdbReference, get, listen, openPaused } from './stream-http.ts'
 
 const rows = 25_000
-const allOrdersSql = 'select id, buyer_id, unit_price, big_number, created_at, status from ordering.orders order by id'
 /** ~200 bytes a row, 2M rows: far more than any socket or pipe buffer, so only back-pressure keeps it out of memory. */
 const wideReport = {
   'wide_range.sql': `/*---
@@ -31,19 +30,6 @@ async function bigApi(config: Record<string, unknown> = {}) {
   const manifest = await publishFixtureSnapshot(api.store, { orders: rows })
   const url = await listen(api.app)
   return { ...api, manifest, url }
-}
-
-/** What DuckDB itself writes for the same query, as the reference (an unsandboxed instance of the same snapshot). */
-async function duckdbReference(databasePath: string, format: 'csv' | 'json'): Promise<string> {
-  const dir = await tempDir('coldpipe-stream-ref-')
-  const file = join(dir, `reference.${format}`)
-  const db = await openDatabase(databasePath, { readOnly: true })
-  try {
-    await db.run(`COPY (${allOrdersSql}) TO ${quoteLiteral(file)} (FORMAT ${format}${format === 'csv' ? ', HEADER true' : ''})`)
-  } finally {
-    db.close()
-  }
-  return readFile(file, 'utf8')
 }
 
 /** Reads the rest of a response until its connection closes; `complete` says whether the body ended properly. */
