@@ -72,7 +72,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   const pool = new SnapshotPool(deps.snapshots, {
     logger: deps.logger,
-    sqlMemoryLimit: config.sqlMemoryLimit,
     streamMemoryLimit: config.streamMemoryLimit,
     onSwitch: (_from, to) => {
       cache.dropSnapshotsExcept(to)

@@ -12,7 +12,8 @@ const interruptGraceMs = 250
 export type SnapshotSource = Pick<SnapshotStore, 'current' | 'get' | 'list' | 'openReadOnly' | 'dir'>
 
 /** `streams`: a separate instance for whole-result downloads (result-stream.ts), memory-capped by api.streamMemoryLimit. */
-export type ConnectionKind = 'reports' | 'sql' | 'streams'
+/** Named reports, and the separate instance streams run on (ad-hoc SQL runs in worker processes: sql-worker/). */
+export type ConnectionKind = 'reports' | 'streams'
 
 interface ConnectionSet {
   main: Promise<Database>
@@ -20,19 +21,7 @@ interface ConnectionSet {
   all: Database[]
 }
 
-/** Settings of the separate DuckDB instance that runs ad-hoc SQL: no files, no extensions, no settings changes. */
-export function sandboxSettings(memoryLimit: string): Record<string, string> {
-  return {
-    enable_external_access: 'false',
-    autoinstall_known_extensions: 'false',
-    autoload_known_extensions: 'false',
-    allow_community_extensions: 'false',
-    memory_limit: memoryLimit,
-    lock_configuration: 'true',
-  }
-}
-
-/** One open snapshot: a read-only DuckDB instance for reports, lazily a sandboxed one for ad-hoc SQL. */
+/** One open snapshot: a read-only DuckDB instance for reports, lazily one for streamed downloads. */
 class SnapshotHandle {
   leases = 0
   retired = false
@@ -44,7 +33,6 @@ class SnapshotHandle {
   constructor(
     readonly manifest: SnapshotManifest,
     private readonly source: SnapshotSource,
-    private readonly sqlMemoryLimit: string,
     private readonly streamMemoryLimit?: string,
   ) {}
 
@@ -57,7 +45,7 @@ class SnapshotHandle {
     if (!set) {
       // Trusted report SQL may write into the stream pipe folder only (DuckDB's own CSV/Parquet writers, result-stream.ts).
       const options =
-        kind === 'sql' ? { settings: sandboxSettings(this.sqlMemoryLimit) } : kind === 'streams' ? streamInstanceOptions(this.streamMemoryLimit) : { allowedDirectories: [streamPipeDirectory()] }
+        kind === 'streams' ? streamInstanceOptions(this.streamMemoryLimit) : { allowedDirectories: [streamPipeDirectory()] }
       const main = this.source.openReadOnly(this.id, options).then(({ db }) => db)
       set = { main, idle: [], all: [] }
       this.sets.set(kind, set)
@@ -143,7 +131,7 @@ export class SnapshotPool {
 
   constructor(
     private readonly source: SnapshotSource,
-    private readonly options: { logger: Logger; sqlMemoryLimit: string; streamMemoryLimit?: string; checkIntervalMs?: number; onSwitch?: (from: number | undefined, to: number) => void },
+    private readonly options: { logger: Logger; streamMemoryLimit?: string; checkIntervalMs?: number; onSwitch?: (from: number | undefined, to: number) => void },
   ) {}
 
   /** The current snapshot's manifest, re-read at most every checkIntervalMs once there is one; undefined before the first publish. */
@@ -183,7 +171,7 @@ export class SnapshotPool {
   private handle(id: number, manifest?: SnapshotManifest): Promise<SnapshotHandle> {
     let handle = this.handles.get(id)
     if (!handle) {
-      handle = (async () => new SnapshotHandle(manifest ?? (await this.source.get(id)), this.source, this.options.sqlMemoryLimit, this.options.streamMemoryLimit))()
+      handle = (async () => new SnapshotHandle(manifest ?? (await this.source.get(id)), this.source, this.options.streamMemoryLimit))()
       this.handles.set(id, handle)
       handle.catch(() => this.handles.delete(id))
     }

@@ -18,7 +18,7 @@ describe('SnapshotPool', () => {
         if (entry.msg === 'closed snapshot') closed.push(entry.snapshot)
       }
     })
-    const pool = new SnapshotPool(store, { logger: createLogger({ destination: logs }), sqlMemoryLimit: '256MB', checkIntervalMs: 0 })
+    const pool = new SnapshotPool(store, { logger: createLogger({ destination: logs }), checkIntervalMs: 0 })
     onTestFinished(() => pool.close())
     const lease = await pool.lease()
     expect(lease.manifest.id).toBe(1)
@@ -42,7 +42,7 @@ describe('SnapshotPool', () => {
   it('runs queries concurrently on separate connections of one snapshot', async () => {
     const { store } = await fixtureWarehouse()
     await publishFixtureSnapshot(store)
-    const pool = new SnapshotPool(store, { logger: silentLogger, sqlMemoryLimit: '256MB' })
+    const pool = new SnapshotPool(store, { logger: silentLogger })
     onTestFinished(() => pool.close())
     const lease = await pool.lease()
     const results = await Promise.all(

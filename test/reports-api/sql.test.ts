@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { sandboxSettings } from '../../reports-api/snapshot-pool.ts'
+import { sandboxSettings } from '../../warehouse/sql-sandbox.ts'
 import { testApi } from './api-harness.ts'
 
 const analyst = { key: 'analyst-key-0001', name: 'analyst', reports: ['*'], sql: true, jobs: false }
