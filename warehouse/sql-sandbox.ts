@@ -96,7 +96,6 @@ export async function splitStatements(db: Database, sql: string): Promise<SplitS
       return {
         kind: prepared.kind,
         queryJson: () => classified(() => prepared.queryJson()),
-        queryJsonUpTo: (maxRows) => classified(() => prepared.queryJsonUpTo(maxRows)),
         streamJson: async () => {
           const stream = await classified(() => prepared.streamJson())
           return { columns: stream.columns, chunks: classifiedChunks(stream.chunks) }

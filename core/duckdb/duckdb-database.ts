@@ -66,7 +66,6 @@ export interface PreparedSql {
   /** DuckDB's statement type name, e.g. `SELECT`, `COPY`, `LOAD` (also INSTALL), `ATTACH`. */
   readonly kind: string
   queryJson(): Promise<QueryResult>
-  queryJsonUpTo(maxRows: number): Promise<QueryResult & { truncated: boolean }>
   /** The result chunk by chunk (see stream-rows.ts): a reader that stops pulling stops the query. */
   streamJson(): Promise<RowStream>
   close(): void
@@ -222,10 +221,6 @@ class DuckDbDatabase implements Database {
         return {
           kind: StatementType[prepared.statementType] ?? String(prepared.statementType),
           queryJson: () => read(() => prepared.runAndReadAll()),
-          queryJsonUpTo: async (maxRows: number) => {
-            const result = await read(() => prepared.streamAndReadUntil(maxRows + 1))
-            return { ...result, rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows }
-          },
           streamJson: async () => {
             const wrap = (error: unknown): ColdpipeError => this.wrap(error, text)
             try {
