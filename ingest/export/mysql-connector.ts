@@ -135,6 +135,10 @@ export class MysqlConnector implements SourceConnector {
   async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
     const select = `SELECT ${csvLineExpr(table.columns)} FROM ${quoteIdent(this.database)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
     const out = new PassThrough({ objectMode: true, highWaterMark: 8 })
+    // A failure can come after the reader stopped listening (its attempt already failed or was stopped): the
+    // error stays on the stream (`out.errored`, what a later read gets), and must not surface as an uncaught
+    // exception that takes the whole process down.
+    out.on('error', () => undefined)
     const connection = this.connection
     const source = this.sourceName
     let lines: Buffer[] = []
