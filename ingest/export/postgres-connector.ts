@@ -117,6 +117,9 @@ export class PostgresConnector implements SourceConnector {
     } catch (error) {
       throw sourceError(error, source, `cannot read ${table.name}`, { table: table.name })
     }
+    // Dropping the connection of a read cut short makes pg fail the COPY again, after its reader is gone: the
+    // error stays on the stream (a reader still gets it) instead of escaping as an uncaught exception.
+    stream.on('error', () => undefined)
     let finished = false
     // The COPY stream reports a lost connection or a terminated backend as a raw driver error; code it here,
     // naming the table, so the exporter can tell a source fault (retried) from anything else.
