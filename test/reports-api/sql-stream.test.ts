@@ -1,15 +1,14 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
+import { quoteLiteral } from '../../core/duckdb/index.ts'
 import { isProcessAlive } from '../../reports-api/sql-worker/process-rss.ts'
 import { publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
-import { tempDir } from '../helpers/temp-dir.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { testApi } from './api-harness.ts'
-import { allOrdersSql, duckdbReference, listen } from './stream-http.ts'
+import { allOrdersSql, duckdbReference, listen, parquetAgainstOrders } from './stream-http.ts'
 
 const rows = 25_000
 const analyst = { key: 'analyst-key-0001', name: 'analyst', reports: ['*'], sql: true, jobs: false }
@@ -136,20 +135,7 @@ describe('streamed /sql results (stream: true)', () => {
     const parquet = await post(url, { sql: allOrdersSql, stream: true, format: 'parquet' })
     expect(parquet.status).toBe(200)
     expect(parquet.trailers['x-coldpipe-rows']).toBe(String(rows))
-    const dir = await tempDir('coldpipe-sql-stream-parquet-')
-    const file = join(dir, 'got.parquet')
-    await writeFile(file, parquet.body)
-    const db = await openDatabase(store.databasePath(manifest.id), { readOnly: true })
-    try {
-      const unordered = allOrdersSql.replace(' order by id', '')
-      const [check] = await db.all<{ total: bigint; missing: bigint; extra: bigint }>(`
-        select (select count(*) from read_parquet(${quoteLiteral(file)})) as total,
-               (select count(*) from (${unordered} except all select * from read_parquet(${quoteLiteral(file)}))) as missing,
-               (select count(*) from (select * from read_parquet(${quoteLiteral(file)}) except all ${unordered})) as extra`)
-      expect(check).toEqual({ total: BigInt(rows), missing: 0n, extra: 0n })
-    } finally {
-      db.close()
-    }
+    expect(await parquetAgainstOrders(store.databasePath(manifest.id), parquet.body)).toEqual({ total: BigInt(rows), missing: 0n, extra: 0n })
 
     for (const [payload, headers] of [
       [{ sql: 'select 1', stream: true, format: 'json' }, {}],

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
 import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -71,4 +71,21 @@ export async function duckdbReference(databasePath: string, format: 'csv' | 'jso
     db.close()
   }
   return readFile(file, 'utf8')
+}
+
+/** Reads a downloaded Parquet body back with DuckDB and compares it with the fixture's orders, in any order. */
+export async function parquetAgainstOrders(databasePath: string, body: Buffer): Promise<{ total: bigint; missing: bigint; extra: bigint }> {
+  const file = join(await tempDir('coldpipe-stream-pq-'), 'got.parquet')
+  await writeFile(file, body)
+  const unordered = allOrdersSql.replace(' order by id', '')
+  const db = await openDatabase(databasePath, { readOnly: true })
+  try {
+    const [counts] = await db.all<{ total: bigint; missing: bigint; extra: bigint }>(`
+      select (select count(*) from read_parquet(${quoteLiteral(file)})) as total,
+             (select count(*) from (${unordered} except all select * from read_parquet(${quoteLiteral(file)}))) as missing,
+             (select count(*) from (select * from read_parquet(${quoteLiteral(file)}) except all ${unordered})) as extra`)
+    return counts!
+  } finally {
+    db.close()
+  }
 }

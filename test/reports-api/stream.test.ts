@@ -1,14 +1,12 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
 import { streamPipeDirectory } from '../../reports-api/result-stream.ts'
 import { publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
-import { tempDir } from '../helpers/temp-dir.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { testApi } from './api-harness.ts'
-import { allOrdersSql, captureResponses, duckdbReference, get, listen, openPaused } from './stream-http.ts'
+import { allOrdersSql, captureResponses, duckdbReference, get, listen, openPaused, parquetAgainstOrders } from './stream-http.ts'
 
 const rows = 25_000
 /** ~200 bytes a row, 2M rows: far more than any socket or pipe buffer, so only back-pressure keeps it out of memory. */
@@ -81,19 +79,7 @@ describe('streamed report downloads (?stream=true)', () => {
     const parquet = await get(`${url}/reports/all_orders?stream=true&format=parquet`)
     expect(parquet.status).toBe(200)
     expect(parquet.trailers['x-coldpipe-rows']).toBe(String(rows))
-    const dir = await tempDir('coldpipe-stream-pq-')
-    const file = join(dir, 'got.parquet')
-    await writeFile(file, parquet.body)
-    const db = await openDatabase(store.databasePath(manifest.id), { readOnly: true })
-    try {
-      const [counts] = await db.all<{ total: bigint; missing: bigint; extra: bigint }>(`
-        select (select count(*) from read_parquet(${quoteLiteral(file)})) as total,
-               (select count(*) from (${allOrdersSql.replace(' order by id', '')} except all select * from read_parquet(${quoteLiteral(file)}))) as missing,
-               (select count(*) from (select * from read_parquet(${quoteLiteral(file)}) except all ${allOrdersSql.replace(' order by id', '')})) as extra`)
-      expect(counts).toEqual({ total: BigInt(rows), missing: 0n, extra: 0n })
-    } finally {
-      db.close()
-    }
+    expect(await parquetAgainstOrders(store.databasePath(manifest.id), parquet.body)).toEqual({ total: BigInt(rows), missing: 0n, extra: 0n })
   })
 
   it('keeps JSON pages capped at api.maxRows and refuses to stream JSON', { timeout: 60_000 }, async () => {
