@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { streamPipeDirectory } from '../../reports-api/result-stream.ts'
 import { publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
