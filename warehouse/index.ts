@@ -1,4 +1,5 @@
-export { publish, planTables, type PublishOptions, type PublishResult } from './publish.ts'
+export { publish, type PublishOptions, type PublishResult } from './publish.ts'
+export { planTables } from './table-plan.ts'
 export { SnapshotStore, type OpenReadOnlyOptions, type SnapshotManifest, type SnapshotTable } from './snapshot-store.ts'
 export { runDataTests, loadDataTests, type DataTest } from './data-tests.ts'
 export { buildModels } from './build-models.ts'

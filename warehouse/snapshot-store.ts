@@ -6,7 +6,7 @@ import type { Watermark } from '../lake/index.ts'
 import { moveIntoPlace, tempFileIn, writeFileAtomic } from '../lake/index.ts'
 import type { StaleTable } from './quarantine.ts'
 import { sandboxSettings } from './sql-sandbox.ts'
-import { tablesDirName, type TableFiles } from './table-files.ts'
+import { tableFilePaths, tablesDirName, type TableFiles } from './table-files.ts'
 
 export interface SnapshotTable {
   schema: string
@@ -191,7 +191,7 @@ export class SnapshotStore {
     const referenced = new Set<string>()
     for (const id of await this.list()) {
       const manifest = await this.get(id)
-      for (const files of Object.values(manifest.tableFiles ?? {})) for (const path of [files.state, ...files.history]) referenced.add(path)
+      for (const files of Object.values(manifest.tableFiles ?? {})) for (const path of tableFilePaths(files)) referenced.add(path)
     }
     let entries
     try {

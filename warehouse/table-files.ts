@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { quoteIdent, quoteLiteral, type Database } from '../core/duckdb/index.ts'
 import { fsyncPath } from '../lake/index.ts'
-import { liveRowPredicate, type MergeKind } from '../transform/merge/index.ts'
+import { keyMatch, liveRowPredicate, type MergeKind } from '../transform/merge/index.ts'
 
 /**
  * One source table as immutable Parquet files in `<warehouse>/tables/`, written by the publish that last
@@ -15,8 +15,17 @@ export interface TableFiles {
   table: string
   kind: MergeKind
   key: string[]
-  /** Latest version per key with `_cp_*` columns and tombstones; relative to the warehouse folder. */
+  /**
+   * Latest version per key with `_cp_*` columns and tombstones, as of when it was last folded; relative to the
+   * warehouse folder. With `delta`, the current state is this file's rows whose key is not in the delta, plus
+   * the delta (merge-on-read), so a publish of a few changed rows writes a file the size of the change.
+   */
   state: string
+  /** Rows of the `state` file, tombstones included (decides when the delta is folded in). */
+  stateRows?: number
+  /** Newest version of every key changed since `state` was written (keyless tables: rows appended since). */
+  delta?: string
+  deltaRows?: number
   /** Every landed row, oldest file first; relative to the warehouse folder. */
   history: string[]
   /** Rows of the current-state view (live rows). */
@@ -28,15 +37,23 @@ export interface TableFiles {
 export const tablesDirName = 'tables'
 export const stateSchema = '_cp_state'
 
-/** Above this many history files a table's history is rewritten as one file, so view binding stays flat. */
-export const maxHistoryFiles = 16
+/**
+ * A delta is folded into the state file once it holds this share of the state's rows: folding costs the table's
+ * size, so folding after a fixed share of it keeps the cost per changed row constant (as an LSM tree's merges do).
+ */
+export const foldDeltaAtShare = 0.2
+
+/** Every file of the table a snapshot reads (and retention must keep while the snapshot is retained). */
+export function tableFilePaths(t: Pick<TableFiles, 'state' | 'delta' | 'history'>): string[] {
+  return [t.state, ...(t.delta ? [t.delta] : []), ...t.history]
+}
 
 function segment(value: string): string {
   return value.replace(/[\/\\\0]/g, '_')
 }
 
 /** A new, never used name for one of a table's files: `tables/<service>/<table>/<snapshot>-<random>-<part>.parquet`. */
-export function newTableFile(t: { service: string; table: string }, snapshotId: number, part: 'state' | 'history'): string {
+export function newTableFile(t: { service: string; table: string }, snapshotId: number, part: 'state' | 'delta' | 'history'): string {
   const name = `${String(snapshotId).padStart(8, '0')}-${randomUUID().slice(0, 8)}-${part}.parquet`
   return [tablesDirName, segment(t.service), segment(t.table), name].join('/')
 }
@@ -67,9 +84,29 @@ export async function createTableViews(db: Database, warehouseDir: string, t: Ta
   const history = `${schema}.${quoteIdent(`${t.table}__history`)}`
   const current = `${schema}.${quoteIdent(t.table)}`
   await db.run(`CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE SCHEMA IF NOT EXISTS ${stateSchema}`)
-  await db.run(`CREATE OR REPLACE VIEW ${state} AS SELECT * FROM ${readFilesSql([absoluteIn(warehouseDir, t.state)])}`)
+  await db.run(`CREATE OR REPLACE VIEW ${state} AS ${stateRelationSql(warehouseDir, t)}`)
   await db.run(`CREATE OR REPLACE VIEW ${history} AS SELECT * FROM ${readFilesSql(t.history.map((p) => absoluteIn(warehouseDir, p)))}`)
   await db.run(`CREATE OR REPLACE VIEW ${current} AS ${currentStateSelect(t, state, softDeletes)}`)
+}
+
+/**
+ * The table's state (every key's newest version, tombstones included) as a query over its files: the state file
+ * where the delta has no newer version of the key, then the delta. `delta` names another relation in its place
+ * (a temp table holding the next delta, while a publish folds it in).
+ */
+export function stateRelationSql(warehouseDir: string, t: Pick<TableFiles, 'state' | 'delta' | 'key'>, delta?: string): string {
+  const base = readFilesSql([absoluteIn(warehouseDir, t.state)])
+  const changed = delta ?? (t.delta ? readFilesSql([absoluteIn(warehouseDir, t.delta)]) : undefined)
+  if (!changed) return `SELECT * FROM ${base}`
+  if (t.key.length === 0) return `SELECT * FROM ${base} UNION ALL BY NAME SELECT * FROM ${changed}`
+  return `SELECT b.* FROM ${base} b ANTI JOIN ${changed} d ON ${keyMatch('b', 'd', t.key)} UNION ALL BY NAME SELECT * FROM ${changed}`
+}
+
+/** Which state rows the current-state view shows: all with soft deletes or without tombstone columns, else the live ones. */
+export function liveFilterSql(t: Pick<TableFiles, 'kind' | 'stateColumns'>, softDeletes: boolean): string {
+  const columns = new Set(t.stateColumns)
+  const hasDeletes = t.kind === 'changes' && columns.has('_cp_op') && columns.has('_cp_deleted')
+  return softDeletes || !hasDeletes ? 'true' : liveRowPredicate(t.kind)
 }
 
 /** The current-state query over a state relation: `_cp_*` columns hidden, tombstones filtered unless soft deletes. */
@@ -79,7 +116,7 @@ export function currentStateSelect(t: Pick<TableFiles, 'kind' | 'stateColumns'>,
   const hasDeletes = t.kind === 'changes' && columns.has('_cp_op') && columns.has('_cp_deleted')
   const excluded = t.stateColumns.filter((c) => c.startsWith('_cp_') && !(softDeletes && hasDeletes && c === '_cp_deleted'))
   const exclude = excluded.length ? ` EXCLUDE (${excluded.map(quoteIdent).join(', ')})` : ''
-  const filter = softDeletes || !hasDeletes ? 'true' : liveRowPredicate(t.kind)
+  const filter = liveFilterSql(t, softDeletes)
   const softDeleteFix = softDeletes && hasDeletes ? ` REPLACE (coalesce(_cp_deleted, _cp_op = 'd', false) AS _cp_deleted)` : ''
   return `SELECT *${exclude}${softDeleteFix} FROM ${state} WHERE ${filter}`
 }

@@ -13,6 +13,7 @@ import { openDatabase } from '../../core/duckdb/index.ts'
 import { CommitLog, writeParquetToLake, type LakeFile } from '../../lake/index.ts'
 import { publish, SnapshotStore, type SnapshotManifest } from '../../warehouse/index.ts'
 import { warehouseDefaults, type WarehouseConfig } from '../../warehouse/warehouse-config.ts'
+import { tableFilePaths } from '../../warehouse/table-files.ts'
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`)
@@ -29,7 +30,7 @@ async function fileBytes(dir: string, paths: string[]): Promise<number> {
 }
 
 function tablePaths(manifest: SnapshotManifest, table?: string): string[] {
-  return [...new Set(Object.entries(manifest.tableFiles ?? {}).filter(([id]) => !table || id === table).flatMap(([, t]) => [t.state, ...t.history]))]
+  return [...new Set(Object.entries(manifest.tableFiles ?? {}).filter(([id]) => !table || id === table).flatMap(([, t]) => tableFilePaths(t)))]
 }
 
 async function measure(bigRows: number): Promise<Record<string, string>> {

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { sandboxSettings } from '../../warehouse/sql-sandbox.ts'
 import { applyRetention, publish } from '../../warehouse/index.ts'
-import { maxHistoryFiles } from '../../warehouse/table-files.ts'
 import { changeRowsSql, commitChanges, commitExport } from '../helpers/lake-fixtures.ts'
 import { query, setup } from './warehouse-setup.ts'
 
@@ -48,18 +47,27 @@ describe('snapshot layout: unchanged tables are not rewritten', () => {
     expect(await query(store, 'SELECT count(*)::INT AS n FROM ordering.orders')).toEqual([{ n: 200_000 }])
   }, 180_000)
 
-  it(`keeps at most ${maxHistoryFiles} history files per table, rewriting them as one beyond that`, async () => {
+  it('keeps history in size tiers: a publish rewrites rows in proportion to what it added, and the file count stays logarithmic', async () => {
     const { lakeRoot, warehouse, store } = await setup()
     const cols = { id: 'INTEGER', v: 'INTEGER' }
-    for (let b = 0; b <= maxHistoryFiles; b++) {
+    const batches = 40
+    let previous: string[] = []
+    for (let b = 0; b < batches; b++) {
       await commitChanges(lakeRoot, { service: 'ordering', table: 'orders', key: ['id'], firstOffset: b, lastOffset: b, selectSql: changeRowsSql(cols, [
         { values: { id: b % 5, v: b }, op: 'u', sourcePos: b + 1, offset: b },
       ]) })
       const result = await publish({ lakeRoot, warehouse })
       if (!result.published) throw new Error('expected publish')
-      expect(result.manifest.tableFiles?.['ordering.orders']?.history).toHaveLength(b + 1 > maxHistoryFiles ? 1 : b + 1)
+      const history = result.manifest.tableFiles!['ordering.orders']!.history
+      // Tiers of 4: at most three files of each size, and 40 rows make three tiers.
+      expect(history.length).toBeLessThanOrEqual(9)
+      // The oldest (biggest) files survive a publish unless four of their tier gathered: never one file again.
+      if (b >= 16) expect(history.length).toBeGreaterThan(1)
+      const kept = history.filter((path) => previous.includes(path)).length
+      expect(kept).toBeGreaterThanOrEqual(Math.min(previous.length, history.length) - 4)
+      previous = history
     }
-    expect(await query(store, 'SELECT count(*)::INT AS n, max(v)::INT AS v FROM ordering.orders__history')).toEqual([{ n: maxHistoryFiles + 1, v: maxHistoryFiles }])
-    expect(await query(store, 'SELECT id, v FROM ordering.orders ORDER BY id')).toEqual([0, 1, 2, 3, 4].map((id) => ({ id, v: maxHistoryFiles - ((maxHistoryFiles - id) % 5) })))
+    expect(await query(store, 'SELECT count(*)::INT AS n, max(v)::INT AS v FROM ordering.orders__history')).toEqual([{ n: batches, v: batches - 1 }])
+    expect(await query(store, 'SELECT id, v FROM ordering.orders ORDER BY id')).toEqual([0, 1, 2, 3, 4].map((id) => ({ id, v: batches - 5 + id })))
   }, 300_000)
 })

@@ -1,1 +1,1 @@
-export { liveRowPredicate, mergeStagedSql, readParquetSql, replaceStateSql, versionOrderSql, type MergeKind, type MergeTarget } from './merge-sql.ts'
+export { keyMatch, latestPerKeySql, liveRowPredicate, mergeStagedSql, readParquetSql, replaceStateSql, stateIsNewerSql, versionOrderSql, type MergeKind, type MergeTarget } from './merge-sql.ts'

@@ -21,8 +21,20 @@ export function versionOrderSql(kind: MergeKind): string {
   return kind === 'changes' ? '_cp_source_pos DESC NULLS LAST, _cp_offset DESC NULLS LAST' : '_cp_seq DESC'
 }
 
-function keyMatch(left: string, right: string, key: string[]): string {
+export function keyMatch(left: string, right: string, key: string[]): string {
   return key.map((k) => `${left}.${quoteIdent(k)} = ${right}.${quoteIdent(k)}`).join(' AND ')
+}
+
+/** True when row `s` (in state) holds a version of its key at least as new as row `l` (staged). */
+export function stateIsNewerSql(kind: MergeKind, s = 's', l = 'l'): string {
+  return kind === 'changes'
+    ? `(${s}._cp_source_pos > ${l}._cp_source_pos OR (${s}._cp_source_pos = ${l}._cp_source_pos AND ${s}._cp_offset >= ${l}._cp_offset))`
+    : `${s}._cp_seq > ${l}._cp_seq`
+}
+
+/** The newest version per key among `relation`'s rows. */
+export function latestPerKeySql(relation: string, key: string[], kind: MergeKind): string {
+  return `SELECT * FROM ${relation} QUALIFY row_number() OVER (PARTITION BY ${key.map(quoteIdent).join(', ')} ORDER BY ${versionOrderSql(kind)}) = 1`
 }
 
 /**
@@ -32,15 +44,9 @@ function keyMatch(left: string, right: string, key: string[]): string {
  * and INSERT their latest versions. Cost follows the staged rows, not the table.
  */
 export function mergeStagedSql(target: MergeTarget, staged = 'staged'): string[] {
-  const key = target.key.map(quoteIdent).join(', ')
-  const order = versionOrderSql(target.kind)
-  const newer =
-    target.kind === 'changes'
-      ? `(s._cp_source_pos > l._cp_source_pos OR (s._cp_source_pos = l._cp_source_pos AND s._cp_offset >= l._cp_offset))`
-      : `s._cp_seq > l._cp_seq`
   return [
-    `CREATE OR REPLACE TEMP TABLE latest AS SELECT * FROM ${staged} QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY ${order}) = 1`,
-    `DELETE FROM latest l USING ${target.state} s WHERE ${keyMatch('s', 'l', target.key)} AND ${newer}`,
+    `CREATE OR REPLACE TEMP TABLE latest AS ${latestPerKeySql(staged, target.key, target.kind)}`,
+    `DELETE FROM latest l USING ${target.state} s WHERE ${keyMatch('s', 'l', target.key)} AND ${stateIsNewerSql(target.kind)}`,
     `DELETE FROM ${target.state} s USING latest l WHERE ${keyMatch('s', 'l', target.key)}`,
     `INSERT INTO ${target.state} BY NAME SELECT * FROM latest`,
     `DROP TABLE latest`,
