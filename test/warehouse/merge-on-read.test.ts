@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { publish, SnapshotStore, type SnapshotManifest } from '../../warehouse/index.ts'
-import type { TableFiles } from '../../warehouse/table-files.ts'
+import { applyRetention, publish, SnapshotStore, type SnapshotManifest } from '../../warehouse/index.ts'
+import { tableFilePaths, type TableFiles } from '../../warehouse/table-files.ts'
 import type { WarehouseConfig } from '../../warehouse/warehouse-config.ts'
 import { commitChanges, commitExport } from '../helpers/lake-fixtures.ts'
 import { query, setup } from './warehouse-setup.ts'
@@ -94,6 +95,14 @@ describe('merge-on-read: a small change writes a delta, not the table', () => {
       expect(await contents(store, 'catalog.items')).toEqual(await contents(await rebuilt(dir, lakeRoot, warehouse, round), 'catalog.items'))
     }
     expect(deltas).toBeGreaterThan(0)
+    // Retention keeps every file a kept snapshot reads, the delta included, and removes the rest.
+    const current = (await store.current())!
+    expect(filesOf(current, 'catalog.items').delta).toBeDefined()
+    const expected = await contents(store, 'catalog.items')
+    const retained = await applyRetention({ lakeRoot, warehouse: { ...warehouse, keepSnapshots: 1, keepForHours: 0 }, orphanGraceMs: 0 })
+    expect(retained.tableFilesRemoved).toBeGreaterThan(0)
+    for (const path of tableFilePaths(filesOf(current, 'catalog.items'))) expect(existsSync(join(warehouse.path, path))).toBe(true)
+    expect(await contents(store, 'catalog.items')).toEqual(expected)
   }, 300_000)
 
   it('keyless integration events: appended rows land in the delta and fold in, nothing lost or doubled', async () => {
