@@ -4,16 +4,15 @@
  * - cached vs uncached report (32 connections): requests/s, p50, p99;
  * - p50 of GET /reports/x (uncached, one connection) vs the same query run directly with core/duckdb;
  * - requests/s of a cached report vs a fastify hello-world route (32 connections).
+ * Each server runs as its own process (api-server-process.ts), as a user runs `coldpipe serve`; autocannon and
+ * the direct DuckDB baseline run in this process.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { createRequire } from 'node:module'
-import Fastify from 'fastify'
-import { Value } from '@sinclair/typebox/value'
-import { createLogger } from '../../core/logger.ts'
-import { createMetricsRegistry } from '../../core/metrics.ts'
-import { ApiConfigSchema, startServer, type ApiConfig } from '../../reports-api/index.ts'
 import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
 import { buildBenchSnapshot } from '../helpers/build-snapshot.ts'
 
@@ -70,6 +69,18 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!
 }
 
+/** Starts one server process and resolves with its URL; registers its stop in `closers`. */
+async function serverProcess(closers: (() => Promise<void> | void)[], ...args: string[]): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'api-server-process.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  closers.push(async () => {
+    child.kill('SIGTERM')
+    await exited
+  })
+  for await (const line of createInterface({ input: child.stdout! })) return (JSON.parse(line) as { url: string }).url
+  throw new Error(`server process ${args[0]} exited before listening`)
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'coldpipe-api-bench-'))
 const closers: (() => Promise<void> | void)[] = []
 try {
@@ -79,22 +90,10 @@ try {
   const { mkdir } = await import('node:fs/promises')
   await mkdir(reportsDir)
   await writeFile(join(reportsDir, 'top_buyers.sql'), report)
-  const config = (overrides: Partial<ApiConfig>): ApiConfig => ({
-    ...(Value.Default(ApiConfigSchema, {}) as ApiConfig),
-    port: 0,
-    rateLimitPerMinute: 100_000_000,
-    ...overrides,
-  })
-  const deps = { snapshots: store, reportsDir, logger: createLogger({ level: 'silent' }) }
-  const cached = await startServer({ ...deps, config: config({}), metrics: createMetricsRegistry({ defaultMetrics: false }) })
-  closers.push(() => cached.close())
-  const uncached = await startServer({ ...deps, config: config({ cacheMaxBytes: 0 }), metrics: createMetricsRegistry({ defaultMetrics: false }) })
-  closers.push(() => uncached.close())
-  const hello = Fastify()
-  hello.get('/hello', async () => ({ hello: 'world' }))
-  await hello.listen({ host: '127.0.0.1', port: 0 })
-  closers.push(() => hello.close())
-  const helloUrl = `http://127.0.0.1:${(hello.server.address() as { port: number }).port}/hello`
+  const warehouseDir = join(dir, 'warehouse')
+  const cached = { url: await serverProcess(closers, 'cached', warehouseDir, reportsDir) }
+  const uncached = { url: await serverProcess(closers, 'uncached', warehouseDir, reportsDir) }
+  const helloUrl = `${await serverProcess(closers, 'hello')}/hello`
   const path = '/reports/top_buyers?top=20'
 
   // Direct baseline: the SQL the API runs, on the same snapshot, sequentially, through core/duckdb.
