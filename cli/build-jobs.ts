@@ -21,6 +21,8 @@ export interface JobStageDeps {
   publish?: (call: StageCall) => Promise<unknown>
   compact?: (call: StageCall) => Promise<unknown>
   applyRetention?: (call: StageCall) => Promise<unknown>
+  /** Reconciliation of the warehouse against the sources; without it the job runs warehouse/reconcile with the config. */
+  reconcile?: (call: StageCall) => Promise<unknown>
   /** Live breaker state of the sources the stages talk to, for status. */
   sourceHealth?: SourceHealthProvider
 }
@@ -65,7 +67,17 @@ export function describeJobsFromConfig(config: ColdpipeConfig): JobDescription[]
     const schedule = scheduled ? checkedSchedule({ cron: scheduled.schedule, timezone: scheduled.timezone }, `jobs.${kind}.schedule`) : undefined
     jobs.push({ id: kind, kind, ...(schedule ? { schedule } : {}), ...(scheduled?.runTimeoutMs !== undefined ? { runTimeoutMs: scheduled.runTimeoutMs } : {}) })
   }
+  // Listed once configured (`jobs.reconcile`); `coldpipe reconcile` runs it by hand either way.
+  const reconcile = config.jobs.reconcile
+  if (reconcile) jobs.push(reconcileJobDescription(config))
   return jobs
+}
+
+/** The `reconcile` job as data: manual unless `jobs.reconcile.schedule` is set. */
+export function reconcileJobDescription(config: ColdpipeConfig): JobDescription {
+  const reconcile = config.jobs.reconcile
+  const reconcileSchedule = reconcile?.schedule ? checkedSchedule({ cron: reconcile.schedule, timezone: reconcile.timezone }, 'jobs.reconcile.schedule') : undefined
+  return { id: 'reconcile', kind: 'reconcile', ...(reconcileSchedule ? { schedule: reconcileSchedule } : {}), ...(reconcile?.runTimeoutMs !== undefined ? { runTimeoutMs: reconcile.runTimeoutMs } : {}) }
 }
 
 /** Counts rows in whatever a stage returned: `{rows}`, or a list of run records with `rows`. */
@@ -91,7 +103,7 @@ export function buildJobsFromConfig(config: ColdpipeConfig, deps: JobStageDeps):
     throw new ColdpipeError('JOB_NOT_CONFIGURED', `job ${id} cannot run: this process has no ${what} wired in`, { context: { job: id } })
   }
   const call = (ctx: JobContext): StageCall => ({ runId: ctx.runId, signal: ctx.signal, logger: ctx.logger })
-  const stage: Record<string, keyof JobStageDeps> = { publish: 'publish', compaction: 'compact', retention: 'applyRetention' }
+  const stage: Record<string, keyof JobStageDeps> = { publish: 'publish', compaction: 'compact', retention: 'applyRetention', reconcile: 'reconcile' }
   const descriptions = describeJobsFromConfig(config)
   // Which job owns each table that has a job of its own; every other table belongs to its source's job.
   const tableOwner = new Map(descriptions.filter((d) => d.kind === 'export' && d.id !== `export:${d.source}`).map((d) => [`${d.source}.${d.tables![0]}`, d.id]))
@@ -108,7 +120,22 @@ export function buildJobsFromConfig(config: ColdpipeConfig, deps: JobStageDeps):
         run: async (ctx) => toJobResult(await (deps.runExport ?? missing(description.id, 'exporter'))(source, { ...call(ctx), ...defaults, ...ctx.options })),
       }
     }
-    const fn = deps[stage[description.kind]!] as ((c: StageCall) => Promise<unknown>) | undefined
+    const fn = (deps[stage[description.kind]!] ?? (description.kind === 'reconcile' ? reconcileStage(config) : undefined)) as ((c: StageCall) => Promise<unknown>) | undefined
     return { ...description, run: async (ctx) => toJobResult(await (fn ?? missing(description.id, `${description.kind} stage`))(call(ctx))) }
   })
+}
+
+/** The `reconcile` job, whether or not the config lists it (for `coldpipe reconcile`). */
+export function buildReconcileJob(config: ColdpipeConfig, deps: JobStageDeps): Job {
+  const description = reconcileJobDescription(config)
+  const stage = deps.reconcile ?? reconcileStage(config)
+  return { ...description, run: async (ctx) => toJobResult(await stage({ runId: ctx.runId, signal: ctx.signal, logger: ctx.logger })) }
+}
+
+/** The reconcile job's default stage: warehouse/reconcile over the config (loaded when the job first runs). */
+function reconcileStage(config: ColdpipeConfig): (call: StageCall) => Promise<unknown> {
+  return async (call) => {
+    const { reconcileJobResult } = await import('../warehouse/reconcile/reconcile-job.ts')
+    return reconcileJobResult(config, call)
+  }
 }

@@ -4,7 +4,11 @@ import type { Logger } from '../core/logger.ts'
 import { createMetricsRegistry } from '../core/metrics.ts'
 import { startChangeIngest, type ChangeIngest } from '../ingest/index.ts'
 import { buildJobsFromConfig, describeJobsFromConfig } from './build-jobs.ts'
-import { collectStatus, jobsApiPlugin, startScheduler, type Scheduler } from '../jobs/index.ts'
+import { collectStatus, createErasureAlerter, jobsApiPlugin, startScheduler, type Scheduler } from '../jobs/index.ts'
+import { messageOf } from '../core/errors.ts'
+import { piiDefaults } from '../ingest/pii/index.ts'
+import { LakeLayout } from '../lake/index.ts'
+import { startErasureAlerts } from '../lake/erasure/index.ts'
 import { loadStageDeps, type StageDepsLoader } from './stage-deps.ts'
 import { startServer, type RunningServer } from '../reports-api/index.ts'
 import { SnapshotStore } from '../warehouse/index.ts'
@@ -55,6 +59,17 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Runn
       schedule: options.schedule ?? true,
     })
     closers.push(() => scheduler.close())
+    if (config.pii) {
+      // Erasure deadlines (GDPR art. 17) alert through the jobs' webhook when they become due or overdue.
+      const erasureAlerts = startErasureAlerts({
+        layout: new LakeLayout(config.lake),
+        warnDays: config.pii.erasureWarnDays,
+        checkIntervalMs: config.pii.erasureCheckIntervalMs ?? piiDefaults.erasureCheckIntervalMs,
+        alert: createErasureAlerter({ logger, webhookUrl: config.jobs.alertWebhookUrl, timeoutMs: config.jobs.alertTimeoutMs ?? 5000 }),
+        onError: (error) => logger.warn({ err: messageOf(error) }, `could not check erasure deadlines: ${messageOf(error)}`),
+      })
+      closers.push(() => erasureAlerts.close())
+    }
     let ingest: ChangeIngest | undefined
     if (config.changes && (options.ingest ?? true)) {
       ingest = await startChangeIngest({
@@ -73,6 +88,7 @@ export async function startPipeline(options: StartPipelineOptions): Promise<Runn
         warehousePath: config.warehouse.path,
         jobs: describeJobsFromConfig(config),
         sources: Object.keys(config.sources),
+        ...(config.pii ? { erasureWarnDays: config.pii.erasureWarnDays } : {}),
         ...(deps.sourceHealth ? { health: deps.sourceHealth } : {}),
       })
     const server = await startServer({

@@ -99,6 +99,21 @@ export const errorDefinitions = {
   /** A run went past its deadline (jobs.runTimeoutMs or an override); it was aborted and recorded failed. */
   JOB_DEADLINE_EXCEEDED: { status: 504, canRetry: true },
   JOB_SCHEDULE_INVALID: { status: 500, canRetry: false },
+  // personal data (docs/personal-data.md)
+  /** The lake's files were masked with other actions or another key than the config says; `coldpipe pii rebuild` re-masks them. */
+  PII_MASKING_CHANGED: { status: 409, canRetry: false },
+  /** The masking key's environment variable is unset or too short where masking or erasure needs it. */
+  PII_KEY_MISSING: { status: 500, canRetry: false },
+  /** A rebuild cannot compute the new masking from what the lake holds (the plaintext is gone). */
+  PII_REBUILD_UNSUPPORTED: { status: 409, canRetry: false },
+  /** A hashed export column's type renders differently in the source and in DuckDB, so the source cannot hash it alike. */
+  PII_TYPE_UNSUPPORTED: { status: 500, canRetry: false },
+  /** An erasure could not be carried out (named subject unknown, value malformed, rewrite failed). */
+  ERASURE_FAILED: { status: 500, canRetry: true },
+  // reconciliation
+  /** A table's reconciliation could not be carried out (not: the table differs, which is a result). */
+  RECONCILE_FAILED: { status: 500, canRetry: false },
+  RECONCILE_TABLE_NOT_FOUND: { status: 404, canRetry: false },
   // demo
   DEMO_FAILED: { status: 500, canRetry: false },
   INTERNAL: { status: 500, canRetry: false },

@@ -1,7 +1,46 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseConfig, type ColdpipeConfig } from '../cli/config/index.ts'
 import { demoExports, demoModelsDir, demoReportsDir, type ShopService } from './shop/index.ts'
 import { defaultShopTopics } from './simulator/shop-generator.ts'
+
+/**
+ * Personal data in the demo (docs/personal-data.md): phone numbers never land; a user can be erased with
+ * `coldpipe erase user <users.id>`, which follows the user to their buyer, the buyer's orders (exported and
+ * simulated), order lines, status history and order events. Emails and names stay readable, since the
+ * top_buyers report shows them.
+ */
+export const demoPii = {
+  keyEnv: 'COLDPIPE_PII_KEY',
+  columns: [{ column: 'identity.users.phone_number', action: 'drop' }],
+  subjects: {
+    user: {
+      keys: ['identity.users.id', 'ordering.buyers.user_id'],
+      dependents: [
+        { column: 'ordering.orders.buyer_id', references: 'ordering.buyers.id' },
+        { column: 'ordering.orders_cdc.buyer_id', references: 'ordering.buyers.id' },
+        { column: 'ordering.events.buyerId', references: 'ordering.buyers.id' },
+        { column: 'ordering.order_items.order_id', references: 'ordering.orders.id' },
+        { column: 'ordering.order_status_changes.order_id', references: 'ordering.orders.id' },
+      ],
+    },
+  },
+}
+
+/**
+ * The demo's masking key: made at the first start in `<dataDir>/pii-key` (the demo's data folder is wiped
+ * and rebuilt at each start, lake included). A real deployment keeps its key in a secret store and hands it
+ * over in the environment variable `pii.keyEnv` names; never beside the lake.
+ */
+export function demoPiiKey(dataDir: string): string {
+  const file = join(dataDir, 'pii-key')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(dataDir, { recursive: true })
+  const key = randomBytes(32).toString('hex')
+  writeFileSync(file, `${key}\n`, { mode: 0o600 })
+  return key
+}
 
 /** Where the simulator's order changes land (read by the live report, awaited by the demo's first snapshot). */
 export const demoOrderChangesTable = { service: 'ordering', table: 'orders_cdc' } as const
@@ -42,6 +81,7 @@ function demoConfigDocument(input: DemoConfigInput): Record<string, unknown> {
     },
     models: demoModelsDir,
     reports: demoReportsDir,
+    pii: demoPii,
     api: { port: input.port, host: input.host },
     jobs: {
       catchUpOnStart: false,
@@ -56,5 +96,6 @@ function demoConfigDocument(input: DemoConfigInput): Record<string, unknown> {
 /** The validated config and the document it came from (written beside the lake for `coldpipe -c … sql`). */
 export function demoConfig(input: DemoConfigInput): { config: ColdpipeConfig; document: Record<string, unknown> } {
   const document = demoConfigDocument(input)
-  return { config: parseConfig(document, { origin: 'demo configuration', baseDir: input.dataDir, env: {} }), document }
+  const env = { [demoPii.keyEnv]: process.env[demoPii.keyEnv] || demoPiiKey(input.dataDir) }
+  return { config: parseConfig(document, { origin: 'demo configuration', baseDir: input.dataDir, env }), document }
 }

@@ -1,4 +1,4 @@
-export { createAlerter, type Alerter, type JobAlert } from './alerter.ts'
+export { createAlerter, createErasureAlerter, type Alerter, type JobAlert } from './alerter.ts'
 export { parseCronSchedule, type CronSchedule } from './cron-time.ts'
 export { JobLocks, type LockHandle, type LockState } from './job-lock.ts'
 export { createJobMetrics, type JobMetrics } from './job-metrics.ts'

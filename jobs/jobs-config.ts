@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { ReconcileConfigSchema } from '../warehouse/reconcile/reconcile-config.ts'
 
 /** setTimeout's ceiling (about 24.8 days); a longer delay would fire at once. */
 const maxTimerMs = 2_147_483_647
@@ -66,6 +67,8 @@ export const JobsConfigSchema = Type.Object(
     publish: Type.Optional(ScheduledJobSchema),
     compaction: Type.Optional(scheduledByDefault(jobsDefaults.compaction)),
     retention: Type.Optional(scheduledByDefault(jobsDefaults.retention)),
+    /** The `reconcile` job: warehouse tables against their sources (docs/reconciliation.md); manual unless it has a schedule. */
+    reconcile: Type.Optional(ReconcileConfigSchema),
     /** Alert hook: failures and recoveries are POSTed here as JSON. */
     alertWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     alertTimeoutMs: Type.Integer({ minimum: 1, default: jobsDefaults.alertTimeoutMs }),

@@ -8,6 +8,9 @@ import { JobLocks } from './job-lock.ts'
 import { RunHistory } from './run-history.ts'
 import { displayStatus, liveRuns } from './run-liveness.ts'
 import { readRecordedSourceHealth } from '../ingest/export/source-guard.ts'
+import { collectErasureStatus, renderErasures, type ErasureStatus } from '../lake/erasure/index.ts'
+import { piiDefaults } from '../ingest/pii/pii-config.ts'
+import { reconciliationLines, renderReconciliation, type ReconciliationLine } from '../warehouse/reconcile/reconcile-status.ts'
 
 /** What status needs to know about a job; `Job` fits, and so does a description built from config alone. */
 export interface JobDescription {
@@ -31,6 +34,8 @@ export interface StatusInput {
   /** Live breaker state (in-process); without it, the state a running process recorded in the lake. */
   health?: SourceHealthProvider
   now?: Date
+  /** Days before an erasure's deadline that status warns (`pii.erasureWarnDays`). */
+  erasureWarnDays?: number
 }
 
 export interface JobStatus {
@@ -75,6 +80,10 @@ export interface StatusReport {
   openBreakers: string[]
   /** Active files per table and the last compaction and retention results. */
   maintenance: MaintenanceStatus
+  /** Erasure requests (docs/personal-data.md): pending and done, with deadline alerts; absent when none was ever made. */
+  erasures?: ErasureStatus
+  /** Each table's latest reconciliation against its source (docs/reconciliation.md); absent when none ran. */
+  reconciliation?: ReconciliationLine[]
 }
 
 const seconds = (ms: number): number => Math.max(0, Math.round(ms / 1000))
@@ -135,6 +144,8 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
   const lags = sources.map((s) => s.ingestLagSeconds).filter((s): s is number => s !== undefined)
 
   const breakers = input.health ? await input.health.getSourceHealth() : await readRecordedSourceHealth(input.lakeRoot)
+  const erasures = await collectErasureStatus(layout, now, input.erasureWarnDays ?? piiDefaults.erasureWarnDays)
+  const reconciliation = input.warehousePath ? await reconciliationLines(input.warehousePath) : []
   return {
     generatedAt: now.toISOString(),
     lake: { root: input.lakeRoot, version: log?.latestVersion ?? -1, empty: (log?.latestVersion ?? -1) < 0, ...(log?.corrupt ? { corrupt: log.corrupt } : {}) },
@@ -148,6 +159,8 @@ export async function collectStatus(input: StatusInput): Promise<StatusReport> {
     breakers,
     openBreakers: breakers.filter((b) => b.state !== 'closed').map((b) => b.source),
     maintenance: await collectMaintenanceStatus(input.lakeRoot, log?.activeFiles().values() ?? []),
+    ...(erasures ? { erasures } : {}),
+    ...(reconciliation.length ? { reconciliation } : {}),
   }
 }
 
@@ -235,5 +248,7 @@ export function renderStatus(status: StatusReport): string {
         ),
   )
   out.push(...renderMaintenance(status.maintenance))
+  out.push(...renderErasures(status.erasures))
+  out.push(...renderReconciliation(status.reconciliation))
   return out.join('\n') + '\n'
 }

@@ -38,7 +38,7 @@ export interface Watermark {
 }
 
 export interface CommitDraft {
-  kind: 'export' | 'changes' | 'compaction' | 'retention' | 'dead-letter' | 'quarantine'
+  kind: 'export' | 'changes' | 'compaction' | 'retention' | 'dead-letter' | 'quarantine' | 'erasure' | 'masking'
   runId: string
   /** A replay of the same work carries the same key, and commits nothing new. */
   idempotencyKey?: string

@@ -14,6 +14,10 @@ export interface DeadLetter {
   payload: string | null
   payloadEncoding: 'utf8' | 'base64'
   at: string
+  /** Columns masked in the payload and key before writing (docs/personal-data.md). */
+  masked?: string[]
+  /** The payload was not searchable for masked values (not JSON) and is not kept: its length and HMAC only. */
+  withheld?: { bytes: number; hmac?: string }
 }
 
 export function encodePayload(bytes: Uint8Array | null): Pick<DeadLetter, 'payload' | 'payloadEncoding'> {

@@ -18,9 +18,11 @@ import { registerReportRoutes } from './report-routes.ts'
 import { ReportService } from './report-service.ts'
 import { ResultCache } from './result-cache.ts'
 import { SnapshotPool, type SnapshotSource } from './snapshot-pool.ts'
+import { registerSchemaRoutes } from './schema-routes.ts'
 import { registerSqlRoute } from './sql-route.ts'
 import { SqlWorkerPool } from './sql-worker/sql-worker-pool.ts'
 import { registerWebRoutes } from './web-routes.ts'
+import { registerReconciliationRoutes } from './reconciliation-routes.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,7 +53,8 @@ export interface AppDeps {
   jobs?: ApiPlugin
 }
 
-const protectedPrefixes = ['/reports', '/sql']
+// Reconciliation results name the keys of differing rows: data, so behind the keys like reports.
+const protectedPrefixes = ['/reports', '/sql', '/reconciliation']
 
 /** The reports API as a fastify instance (not listening); `app.close()` closes its snapshots. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -153,20 +156,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   registerOpsRoutes(app, { pool, metrics, poolStats, registry: deps.metrics })
-  registerReportRoutes(app, { catalog, service, access })
-  registerSqlRoute(app, {
-    pool,
-    limiter: sqlLimiter,
-    workers,
-    config,
-    streamQuota: service.streamQuota,
-    sqlAllowed: (callerSql) => {
-      if (!config.sqlEnabled) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL is turned off (api.sqlEnabled)')
-      if (access.open) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL needs API keys to be configured (api.apiKeys with sql: true)')
-      if (!callerSql) throw new ColdpipeError('AUTH_FORBIDDEN', 'this API key may not run ad-hoc SQL (sql: false)')
-    },
-  })
+  const sqlAllowed = (callerSql: boolean): void => {
+    if (!config.sqlEnabled) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL is turned off (api.sqlEnabled)')
+    if (access.open) throw new ColdpipeError('SQL_DISABLED', 'ad-hoc SQL needs API keys to be configured (api.apiKeys with sql: true)')
+    if (!callerSql) throw new ColdpipeError('AUTH_FORBIDDEN', 'this API key may not run ad-hoc SQL (sql: false)')
+  }
+  const canRunSql = (callerSql: boolean): boolean => config.sqlEnabled && !access.open && callerSql
+  registerReportRoutes(app, { catalog, service, access, canRunSql })
+  registerSqlRoute(app, { pool, limiter: sqlLimiter, workers, config, streamQuota: service.streamQuota, sqlAllowed })
+  registerSchemaRoutes(app, { pool, config, sqlAllowed })
   registerWebRoutes(app)
+  registerReconciliationRoutes(app, { warehouseDir: deps.snapshots.dir, registry: deps.metrics })
   if (deps.jobs) {
     const jobs = deps.jobs
     await app.register(

@@ -38,9 +38,10 @@ export const ReportHeaderSchema = Type.Object(
     chart: Type.Optional(
       Type.Object(
         {
-          type: Type.Union([Type.Literal('bar'), Type.Literal('line')]),
+          type: Type.Union([Type.Literal('bar'), Type.Literal('line'), Type.Literal('stacked-bar')]),
           x: Type.String({ minLength: 1 }),
-          y: Type.String({ minLength: 1 }),
+          /** One column, or several (one series each). */
+          y: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]),
           series: Type.Optional(Type.String({ minLength: 1 })),
         },
         { additionalProperties: false },
@@ -154,8 +155,9 @@ export function parseReportDefinition(text: string, file: string, version: strin
   }
   if (header.chart && header.columns) {
     for (const key of ['x', 'y', 'series'] as const) {
-      const column = header.chart[key]
-      if (column && !header.columns.includes(column)) throw invalid(file, `chart.${key}`, `names column "${column}", which is not under columns`)
+      for (const column of [header.chart[key] ?? []].flat()) {
+        if (!header.columns.includes(column)) throw invalid(file, `chart.${key}`, `names column "${column}", which is not under columns`)
+      }
     }
   }
   return definition

@@ -143,7 +143,56 @@ export function bindParams(definition: ReportDefinition, query: Record<string, u
     sql[param.name] = value.sql
     normalized[param.name] = value.json
   }
+  checkRanges(definition, normalized)
   return { sql, normalized }
+}
+
+/** A lower and an upper bound that must not cross, e.g. `from`/`to` or `ship_start`/`ship_end`. */
+export interface ParamRange {
+  from: string
+  to: string
+}
+
+const rangeWords: [string, string][] = [
+  ['from', 'to'],
+  ['start', 'end'],
+  ['since', 'until'],
+  ['min', 'max'],
+]
+
+/**
+ * Pairs of parameters of the same ordered type (date, timestamp, integer, number) named as a range: `from`/`to`,
+ * `start`/`end`, `since`/`until`, `min`/`max`, alone or as a `_`-separated prefix or suffix (`ship_from`/`ship_to`,
+ * `from_day`/`to_day`). Named by convention so existing report files get the check without a new header field.
+ */
+export function paramRanges(definition: Pick<ReportDefinition, 'params'>): ParamRange[] {
+  const byName = new Map(definition.params.map((p) => [p.name, p]))
+  const ordered = new Set(['date', 'timestamp', 'integer', 'number'])
+  const ranges: ParamRange[] = []
+  for (const param of definition.params) {
+    if (!ordered.has(param.type)) continue
+    for (const [low, high] of rangeWords) {
+      const partner = param.name === low ? high : param.name.startsWith(`${low}_`) ? `${high}_${param.name.slice(low.length + 1)}` : param.name.endsWith(`_${low}`) ? `${param.name.slice(0, -low.length)}${high}` : undefined
+      const other = partner === undefined ? undefined : byName.get(partner)
+      if (other && other.type === param.type) ranges.push({ from: param.name, to: other.name })
+    }
+  }
+  return ranges
+}
+
+function checkRanges(definition: ReportDefinition, values: Record<string, ParamValue>): void {
+  for (const range of paramRanges(definition)) {
+    const low = values[range.from]
+    const high = values[range.to]
+    if (low === null || high === null || low === undefined || high === undefined) continue
+    // Dates compare as text (YYYY-MM-DD); timestamps are normalized to ISO UTC above, so text order is time order.
+    if (typeof low === 'number' && typeof high === 'number' ? low <= high : String(low) <= String(high)) continue
+    throw new ColdpipeError(
+      'REPORT_PARAM_INVALID',
+      `parameter "${range.to}" of report ${definition.name} must not be before "${range.from}" (${range.from}=${JSON.stringify(low)}, ${range.to}=${JSON.stringify(high)}): the range is reversed`,
+      { context: { report: definition.name, param: range.to, expected: `≥ ${range.from} (${String(low)})`, got: high, range } },
+    )
+  }
 }
 
 /** A JSON schema per parameter, for the catalog, the OpenAPI document and the web form. */

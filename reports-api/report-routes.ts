@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AccessControl } from './access-control.ts'
 import type { ReportCatalog } from './report-catalog.ts'
 import type { ReportDefinition } from './report-definition.ts'
-import { paramJsonSchema } from './report-params.ts'
+import { paramJsonSchema, paramRanges } from './report-params.ts'
 import { wantsStream, type ReportService } from './report-service.ts'
 import { formats } from './result-formats.ts'
 
@@ -20,6 +20,8 @@ export function describeReport(report: ReportDefinition): Record<string, unknown
       properties: Object.fromEntries(report.params.map((param) => [param.name, paramJsonSchema(param)])),
       required: report.params.filter((param) => param.required).map((param) => param.name),
     },
+    /** Parameter pairs whose `from` may not be after their `to` (the API refuses a reversed range). */
+    ranges: paramRanges(report),
     columns: report.columns ?? null,
     chart: report.chart ?? null,
     maxStalenessSeconds: report.maxStalenessSeconds ?? null,
@@ -50,7 +52,10 @@ const reservedQuery = {
   },
 } as const
 
-export function registerReportRoutes(app: FastifyInstance, deps: { catalog: ReportCatalog; service: ReportService; access: AccessControl }): void {
+export function registerReportRoutes(
+  app: FastifyInstance,
+  deps: { catalog: ReportCatalog; service: ReportService; access: AccessControl; canRunSql?: (callerSql: boolean) => boolean },
+): void {
   // Before fastify waits for in-flight requests: a download whose client stopped reading would never end by itself.
   app.addHook('preClose', async () => deps.service.abortStreams())
   app.get('/reports', { schema: { summary: 'The report catalog with parameter schemas', tags: ['reports'] } }, async (request) => {
@@ -59,6 +64,8 @@ export function registerReportRoutes(app: FastifyInstance, deps: { catalog: Repo
     return {
       reports: reports.filter((report) => deps.access.canRunReport(caller, report.name)).map(describeReport),
       invalid: problems.map((problem) => ({ file: problem.file.slice(problem.file.lastIndexOf('/') + 1), code: problem.code, message: problem.message })),
+      // Whether this caller may use POST /sql and GET /sql/schema (the page shows its SQL editor only then).
+      sql: deps.canRunSql?.(caller.sql) ?? false,
     }
   })
 

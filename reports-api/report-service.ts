@@ -236,7 +236,9 @@ export class ReportService {
   }
 
   private pagedSql(definition: ReportDefinition, paging: Pick<Paging, 'offset' | 'sort'> & { limit?: number }, extraRow: boolean): string {
-    const order = paging.sort ? ` ORDER BY ${quoteIdent(paging.sort.column)} ${paging.sort.descending ? 'DESC' : 'ASC'} NULLS LAST` : ''
+    // Ties are broken by the whole row (`_report` is the row as a struct): DuckDB's sort is not stable, so pages
+    // of a sort with ties would otherwise repeat some rows and skip others.
+    const order = paging.sort ? ` ORDER BY ${quoteIdent(paging.sort.column)} ${paging.sort.descending ? 'DESC' : 'ASC'} NULLS LAST, _report` : ''
     // limit and offset are validated integers; the report's own parameters stay bound ($name).
     const limit = paging.limit === undefined ? '' : ` LIMIT ${paging.limit + (extraRow ? 1 : 0)}`
     const offset = paging.offset > 0 || paging.limit !== undefined ? ` OFFSET ${paging.offset}` : ''

@@ -12,7 +12,8 @@ for (const folder of folders) {
   const from = join(root, folder)
   for (const name of readdirSync(from, { recursive: true })) {
     const path = join(from, String(name))
-    if (!statSync(path).isFile() || path.endsWith('.ts')) continue
+    // vendor-src/ holds the entry points build-web.mjs bundles into vendor/; only the bundles are served.
+    if (!statSync(path).isFile() || path.endsWith('.ts') || path.includes('/vendor-src/')) continue
     cpSync(path, join(root, 'dist', relative(root, path)))
     copied++
   }

@@ -24,19 +24,6 @@ async function addMissingColumns(db: Database, table: string, staged: Map<string
   }
 }
 
-function maskedSelect(plan: TablePlan, columns: Map<string, string>, warehouse: WarehouseConfig): string {
-  const parts: string[] = []
-  for (const name of columns.keys()) {
-    const rule = warehouse.pii.find((p) => p.column === `${plan.service}.${plan.table}.${name}`)
-    if (!rule) parts.push(quoteIdent(name))
-    else if (rule.action === 'hash') {
-      if (!warehouse.piiKey) throw new ColdpipeError('CONFIG_INVALID', `warehouse.piiKey is required to hash ${rule.column}`, { context: { field: 'warehouse.piiKey' } })
-      parts.push(`CASE WHEN ${quoteIdent(name)} IS NULL THEN NULL ELSE sha256(${quoteLiteral(warehouse.piiKey)} || CAST(${quoteIdent(name)} AS VARCHAR)) END AS ${quoteIdent(name)}`)
-    }
-  }
-  return parts.join(', ')
-}
-
 export interface TableOutput {
   warehouseDir: string
   snapshotId: number
@@ -93,7 +80,7 @@ async function stageFiles(db: Database, lakeRoot: string, plan: TablePlan, wareh
        JOIN (VALUES ${seqValues}) m(file, seq, run_id) ON r.filename = m.file`
   await db.run(`CREATE OR REPLACE TEMP TABLE staged_raw AS ${raw}`)
   const rawColumns = await columnsOf(db, 'staged_raw')
-  await db.run(`CREATE OR REPLACE TEMP TABLE staged AS SELECT ${maskedSelect(plan, rawColumns, warehouse)} FROM staged_raw; DROP TABLE staged_raw`)
+  await db.run(`CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM staged_raw; DROP TABLE staged_raw`)
 }
 
 /** The state's rows whose key is among `latest`'s: key, version and liveness (`_cp_live`) columns only. */

@@ -2,6 +2,7 @@ import type { Database } from '../core/duckdb/index.ts'
 import type { Watermark } from '../lake/index.ts'
 import type { StaleTable } from './quarantine.ts'
 import type { SnapshotTable } from './snapshot-store.ts'
+import { writeReconciliationTable } from './reconcile/reconcile-metadata.ts'
 
 export interface MetadataInput {
   id: number
@@ -48,5 +49,6 @@ export async function writeMetadata(db: Database, p: MetadataInput): Promise<Sna
   for (const s of stale.values()) {
     if (!seen.has(s.table)) await db.run(`INSERT INTO coldpipe.freshness VALUES (NULL, ?, ?, NULL, NULL, NULL, true, ?)`, [s.service, s.name, s.reason])
   }
+  await writeReconciliationTable(db)
   return tables.filter((t) => !t.name.endsWith('__history'))
 }

@@ -66,9 +66,9 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
     logger.info({ snapshot: previous.id, lakeVersion }, 'lake unchanged since the last snapshot; nothing published')
     return { published: false, reason: `lake unchanged since snapshot ${previous.id} (version ${lakeVersion})`, current: previous }
   }
-  // Masking and soft deletes shape stored rows: when they change, every table is rebuilt from the lake. So is
-  // a snapshot of the older self-contained layout, which has no table files to point at.
-  const shape = JSON.stringify({ pii: options.warehouse.pii, piiKey: options.warehouse.piiKey ?? null, softDeletes: options.warehouse.softDeletes })
+  // Soft deletes shape stored rows: when they change, every table is rebuilt from the lake. So is a snapshot of
+  // the older self-contained layout, which has no table files to point at. (Masking happens before landing.)
+  const shape = JSON.stringify({ softDeletes: options.warehouse.softDeletes })
   const configHash = createHash('sha256').update(shape).digest('hex').slice(0, 16)
   const reusable = previous !== undefined && previous.info?.configHash === configHash && previous.tableFiles !== undefined
   const tables = new Map(Object.entries(reusable ? previous.tableFiles! : {}))

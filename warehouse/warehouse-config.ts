@@ -8,15 +8,6 @@ export const warehouseDefaults = {
   publishIntervalMs: 60_000,
 } as const
 
-export const PiiColumnSchema = Type.Object(
-  {
-    /** `service.table.column` */
-    column: Type.String({ pattern: '^[^.]+\\.[^.]+\\.[^.]+$' }),
-    action: Type.Union([Type.Literal('hash'), Type.Literal('drop')]),
-  },
-  { additionalProperties: false },
-)
-
 export const WarehouseConfigSchema = Type.Object(
   {
     path: Type.String({ minLength: 1 }),
@@ -27,9 +18,12 @@ export const WarehouseConfigSchema = Type.Object(
     threads: Type.Integer({ minimum: 1, default: warehouseDefaults.threads }),
     /** While change ingest runs, publish this often. */
     publishIntervalMs: Type.Integer({ minimum: 1000, default: warehouseDefaults.publishIntervalMs }),
-    pii: Type.Array(PiiColumnSchema, { default: [] }),
-    /** Key for keyed hashing of PII columns; `${ENV}` recommended. */
-    piiKey: Type.Optional(Type.String({ minLength: 8 })),
+    /**
+     * Moved to the top-level `pii` section (masking happens before landing). Kept in the schema only so that
+     * loading a config that still sets them fails with a message saying where they went.
+     */
+    pii: Type.Optional(Type.Array(Type.Unknown())),
+    piiKey: Type.Optional(Type.String()),
     /** Keep deleted rows in current-state tables, flagged by `_cp_deleted`, instead of removing them. */
     softDeletes: Type.Boolean({ default: false }),
     /** Compaction and retention settings (`maintenance-config.ts`). */

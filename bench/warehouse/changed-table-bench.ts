@@ -55,7 +55,7 @@ async function measure(kind: Kind, size: number): Promise<{ median: number; tabl
     const lakeRoot = join(root, 'lake')
     const log = await CommitLog.open(lakeRoot)
     await land(gen, log, kind, 0, `SELECT range AS id FROM range(${size})`, size)
-    const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), pii: [], softDeletes: false }
+    const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), softDeletes: false }
     if (!(await publish({ lakeRoot, warehouse })).published) throw new Error('first publish published nothing')
     const times: number[] = []
     const tables: number[] = []

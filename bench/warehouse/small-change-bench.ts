@@ -54,7 +54,7 @@ async function measure(bigRows: number): Promise<Record<string, string>> {
       await log.commit({ kind: 'export', runId: `r${run}`, add: [{ path, service: 'catalog', table: 'items', origin: 'export', rows: run === 0 ? 100 : 1, bytes: written.bytes, mode: 'incremental', key: ['id'], runId: `r${run}`, part: 0 }] })
     }
     await changeSmall(0)
-    const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), pii: [], softDeletes: false }
+    const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), softDeletes: false }
     const store = new SnapshotStore(warehouse.path)
     const start = performance.now()
     const first = await publish({ lakeRoot, warehouse })

@@ -68,7 +68,7 @@ try {
     const written = await writeParquetToLake(gen, log.layout, `SELECT range::INTEGER AS id, 'brand ' || (range % 40) AS brand FROM range(${items})`, path)
     await log.commit({ kind: 'export', runId: 'bench', add: [{ path, service: 'catalog', table: 'catalog_items', origin: 'export', rows: items, bytes: written.bytes, mode: 'full', runId: 'bench' }] })
   })
-  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), pii: [], softDeletes: false }
+  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), softDeletes: false }
   const full = await timed(() => publish({ lakeRoot, warehouse, models: modelsDir }))
   await commitChangeFile(gen, log, rows, changed, keys)
   const incremental = await timed(() => publish({ lakeRoot, warehouse, models: modelsDir }))

@@ -49,6 +49,11 @@ export const commandEntries: CommandEntry[] = [
     load: async () => (await import('./sql-command.ts')).registerSqlCommand,
   },
   {
+    usage: 'reconcile [source[.table]]',
+    description: 'compare warehouse tables with their source databases: counts and checksums by key range, then the rows that differ (missing, extra, changed)',
+    load: async () => (await import('./reconcile-command.ts')).registerReconcileCommand,
+  },
+  {
     usage: 'jobs',
     description: 'scheduled jobs: list them, show their run history, run one now',
     load: async () => (await import('./jobs-command.ts')).registerJobsCommand,
@@ -72,6 +77,16 @@ export const commandEntries: CommandEntry[] = [
     usage: 'lake',
     description: 'the Parquet lake itself: its log settings',
     load: async () => (await import('./lake-command.ts')).registerLakeCommand,
+  },
+  {
+    usage: 'pii',
+    description: 'masking of personal data in the lake: status per table, rebuild after a changed rule or key',
+    load: async () => (await import('./pii-command.ts')).registerPiiCommand,
+  },
+  {
+    usage: 'erase <subject> [value]',
+    description: 'erase a person from the lake, retained snapshots and cached results, keep them out of later landings, write a receipt (--list, --clear)',
+    load: async () => (await import('./erase-command.ts')).registerEraseCommand,
   },
   {
     usage: 'dev-broker',

@@ -14,6 +14,7 @@ export const registerStatusCommand: RegisterCommand = (program, context) => {
         warehousePath: config.warehouse.path,
         jobs: describeJobsFromConfig(config),
         sources: Object.keys(config.sources),
+        ...(config.pii ? { erasureWarnDays: config.pii.erasureWarnDays } : {}),
       })
       process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status))
     })

@@ -3,6 +3,8 @@ import { Value } from '@sinclair/typebox/value'
 import { ChangesConfigSchema } from '../../ingest/changes/changes-config.ts'
 import { ExportConfigSchema, SourceConfigSchema } from '../../ingest/export/export-config.ts'
 import { JobsConfigSchema } from '../../jobs/jobs-config.ts'
+import { MaskingRules, registerMasking } from '../../ingest/pii/masking-rules.ts'
+import { piiConfigProblems, PiiConfigSchema } from '../../ingest/pii/pii-config.ts'
 import { ApiConfigSchema } from '../../reports-api/api-config.ts'
 import { WarehouseConfigSchema } from '../../warehouse/warehouse-config.ts'
 import { configDir, configInvalid, interpolateEnv, readYamlFile, resolveFrom, schemaProblems, type ConfigProblem } from '../../core/config/load-config.ts'
@@ -21,6 +23,8 @@ export const ColdpipeConfigSchema = Type.Object(
     reports: Type.Optional(Type.String({ minLength: 1 })),
     api: ApiConfigSchema,
     jobs: JobsConfigSchema,
+    /** Personal data: masked before landing, erased on request (docs/personal-data.md). */
+    pii: Type.Optional(PiiConfigSchema),
   },
   { additionalProperties: false },
 )
@@ -43,7 +47,7 @@ function normalizeShorthands(raw: unknown): unknown {
 }
 
 /** Cross-field rules the schema cannot say: names that must refer to something, modes that need a cursor. */
-function referenceProblems(config: ColdpipeConfig): ConfigProblem[] {
+function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): ConfigProblem[] {
   const problems: ConfigProblem[] = []
   const exportsOf = new Map<string, number>()
   config.exports.forEach((exp, i) => {
@@ -75,9 +79,19 @@ function referenceProblems(config: ColdpipeConfig): ConfigProblem[] {
       })
     }
   })
-  // Found here rather than by the first publish that meets a hashed column, hours later.
-  const hashed = config.warehouse.pii.find((rule) => rule.action === 'hash')
-  if (hashed && !config.warehouse.piiKey) problems.push({ path: 'warehouse.piiKey', reason: `is required to hash ${hashed.column} (a secret of 8+ characters, e.g. \${PII_KEY})` })
+  // Masking moved before landing: a warehouse-side rule would leave the lake's files in plaintext.
+  if ((config.warehouse.pii?.length ?? 0) > 0) {
+    problems.push({ path: 'warehouse.pii', reason: 'moved to pii.columns (masking now happens before data lands in the lake; docs/personal-data.md)' })
+  }
+  if (config.warehouse.piiKey !== undefined) {
+    problems.push({ path: 'warehouse.piiKey', reason: 'moved: the masking key is read from the environment variable pii.keyEnv names (default COLDPIPE_PII_KEY), never from the config file' })
+  }
+  if (config.pii) {
+    const keyed = new Map<string, { key: string[]; cursor?: string }>()
+    config.exports.forEach((exp) => exp.tables?.forEach((t) => keyed.set(`${exp.source}.${t.name}`, { key: t.key ?? [], ...(t.cursor ? { cursor: t.cursor } : {}) })))
+    config.changes?.topics.forEach((t) => keyed.set(`${t.service}.${t.table ?? (t.format === 'integration-event' ? 'events' : t.topic.split('.').pop()!)}`, { key: t.key ?? [] }))
+    problems.push(...piiConfigProblems(config.pii, env, keyed))
+  }
   return problems
 }
 
@@ -98,7 +112,7 @@ export function inspectConfig(raw: unknown, options: { baseDir: string; env?: No
   const problems = [...checked.problems, ...scheduleProblems(checked.value)]
   if (checked.problems.length > 0) return { problems }
   const config = checked.value as ColdpipeConfig
-  problems.push(...referenceProblems(config))
+  problems.push(...referenceProblems(config, options.env ?? process.env))
   config.lake = resolveFrom(options.baseDir, config.lake)
   config.warehouse.path = resolveFrom(options.baseDir, config.warehouse.path)
   if (config.models) config.models = resolveFrom(options.baseDir, config.models)
@@ -110,6 +124,9 @@ export function inspectConfig(raw: unknown, options: { baseDir: string; env?: No
 export function parseConfig(raw: unknown, options: { origin: string; baseDir: string; env?: NodeJS.ProcessEnv }): ColdpipeConfig {
   const inspection = inspectConfig(raw, options)
   if (!inspection.config || inspection.problems.length > 0) throw configInvalid(options.origin, inspection.problems)
+  // A validated config is what this process runs with: every landing into its lake applies its masking
+  // (looked up by the lake, so no landing path can be wired without it).
+  registerMasking(inspection.config.lake, MaskingRules.fromConfig(inspection.config.pii, options.env ?? process.env))
   return inspection.config
 }
 

@@ -29,6 +29,8 @@ import { landingError } from './landing-error.ts'
 import { deadLetterOf, decodeRecords } from './record-decoding.ts'
 import { closeLine, selectFromNdjson, writeChunks, writeLines } from './ndjson-file.ts'
 import { TableTypesState } from './table-types-state.ts'
+import { openTableLanding, type TableLanding } from '../pii/table-landing.ts'
+import { probeStaged } from '../pii/staging-probe.ts'
 
 export interface LandOutcome {
   topic: string
@@ -71,6 +73,8 @@ interface Prepared {
   tombstones: number
   letters: DeadLetter[]
   newestSourceMs: number
+  /** Rows written once `write` ran (fewer than `rows` when the erasure list kept some out). */
+  written?: number
   tableTypes: Record<string, string> | undefined
   write(path: string): Promise<number>
   cleanup(): Promise<void>
@@ -144,7 +148,10 @@ export class BatchLander {
     const table = tableOf(config)
     const date = new Date(Number(records[0]!.timestamp)).toISOString().slice(0, 10)
     const path = this.log.layout.changeFile({ service, table, date, topic, partition, firstOffset, lastOffset })
-    let prepared = (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records) : undefined) ?? (await this.prepareInJs(config, partition, records))
+    // Masking and the erasure list apply before anything of the batch reaches the lake (docs/personal-data.md).
+    const landing = await openTableLanding(this.log, [this.dbFor(partition)], service, table)
+    let prepared =
+      (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records, landing) : undefined) ?? (await this.prepareInJs(config, partition, records, landing))
     let bytes: number | undefined
     if (prepared.typing === 'duckdb') {
       try {
@@ -152,15 +159,17 @@ export class BatchLander {
       } catch (error) {
         await prepared.cleanup()
         // A full disk fails the JavaScript way too: report it rather than redo the batch.
-        if (isDiskFullError(error)) throw landingError(error, { path: this.log.layout.absolute(path), topic, partition, step: 'parquet' }, true)
-        // Anything DuckDB refuses (a value that does not convert, a missing op) is sorted out record by record in JavaScript.
-        this.logger.debug({ err: error, topic, partition }, 'DuckDB-side typing declined the batch; typing in JavaScript')
-        prepared = await this.prepareInJs(config, partition, records)
+        if (isDiskFullError(error)) throw landingError(error, { path: this.log.layout.absolute(path), topic, partition, step: 'parquet' }, true, landing.active)
+        // Anything DuckDB refuses (a value that does not convert, a missing op) is sorted out record by record in
+        // JavaScript. DuckDB's message may quote a value: not logged for a table with masked columns.
+        this.logger.debug({ ...(landing.active ? { code: (error as { code?: string }).code } : { err: error }), topic, partition }, 'DuckDB-side typing declined the batch; typing in JavaScript')
+        prepared = await this.prepareInJs(config, partition, records, landing)
       }
     }
     const name = `${topic}~${partition}~${pad(firstOffset)}-${pad(lastOffset)}`
     let deadLetterFile: string | undefined
     try {
+      if (landing.active) prepared.letters = prepared.letters.flatMap((letter) => landing.maskLetter(letter) ?? [])
       if (prepared.letters.length > 0) {
         prepared.letters.sort((a, b) => Number(BigInt(a.source.offset as string) - BigInt(b.source.offset as string)))
         const where = { service, table, name }
@@ -175,16 +184,19 @@ export class BatchLander {
         }
       }
       const add: LakeFile[] = []
-      if (prepared.rows > 0) {
-        bytes ??= await prepared.write(path)
+      if (prepared.rows > 0) bytes ??= await prepared.write(path)
+      const rows = prepared.written ?? prepared.rows
+      // Every row of the batch was kept out by the erasure list: the empty file is not added.
+      if (prepared.rows > 0 && rows === 0) await rm(this.log.layout.absolute(path), { force: true })
+      if (rows > 0) {
         add.push({
           path,
           service,
           table,
           origin: 'changes',
-          rows: prepared.rows,
-          bytes,
-          columns: prepared.columns.map((c) => ({ name: c.name, type: c.type })),
+          rows,
+          bytes: bytes!,
+          columns: landing.maskColumns(prepared.columns).map((c) => ({ name: c.name, type: c.type })),
           ...(config.key ? { key: config.key } : {}),
           topic,
           partition,
@@ -207,7 +219,7 @@ export class BatchLander {
           add,
           expectWatermarks: { [watermarkKey(topic, partition)]: landed === undefined ? null : String(landed) },
           watermarks: [{ key: watermarkKey(topic, partition), service, table, kind: 'kafka-offset', position: lastOffset, asOf: new Date(newest).toISOString() }],
-          info: { records: records.length, rows: prepared.rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
+          info: { records: records.length, rows, tombstones: prepared.tombstones, deadLetters: prepared.letters.length, typing: prepared.typing },
         })
       } catch (error) {
         if (error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED') throw error
@@ -217,7 +229,7 @@ export class BatchLander {
         ...base,
         firstOffset,
         lastOffset,
-        rows: prepared.rows,
+        rows,
         tombstones: prepared.tombstones,
         deadLetters: prepared.letters.length,
         deadLetterCodes: prepared.letters.reduce<Record<string, number>>((acc, l) => ({ ...acc, [l.code]: (acc[l.code] ?? 0) + 1 }), {}),
@@ -251,7 +263,7 @@ export class BatchLander {
   }
 
   /** Decodes and types in JavaScript: every format, every Connect type, per-record dead letters. */
-  private async prepareInJs(config: ChangeTopicConfig, partition: number, records: ChangeRecord[]): Promise<Prepared> {
+  private async prepareInJs(config: ChangeTopicConfig, partition: number, records: ChangeRecord[], landing: TableLanding): Promise<Prepared> {
     const decoded = decodeRecords(this.decoder(config.topic), config, records)
     let typed: TypedBatch
     if (config.format === 'debezium') {
@@ -264,7 +276,7 @@ export class BatchLander {
     } else {
       typed = typeEventBatch(decoded.events)
     }
-    return {
+    const prepared: Prepared = {
       typing: 'js',
       rows: typed.rows.length,
       columns: typed.columns,
@@ -272,9 +284,14 @@ export class BatchLander {
       letters: decoded.letters,
       newestSourceMs: decoded.newestSourceMs,
       tableTypes: config.format === 'debezium' ? typed.tableTypes : undefined,
-      write: (path) => this.writeParquet(typed, path, config.topic, partition),
+      write: async (path) => {
+        const written = await this.writeParquet(typed, path, config.topic, partition, landing)
+        prepared.written = written.rows
+        return written.bytes
+      },
       cleanup: async () => undefined,
     }
+    return prepared
   }
 
   /**
@@ -282,7 +299,10 @@ export class BatchLander {
    * fields SQL converts exactly: payload text goes to DuckDB unparsed. Undefined (nothing written) when
    * the batch does not qualify or DuckDB finds anything odd, so the JavaScript way decides per record.
    */
-  private async prepareNative(config: ChangeTopicConfig, partition: number, records: ChangeRecord[]): Promise<Prepared | undefined> {
+  private async prepareNative(config: ChangeTopicConfig, partition: number, records: ChangeRecord[], landing: TableLanding): Promise<Prepared | undefined> {
+    // Rows of erased subjects are counted out in the JavaScript way, which compares written rows to typed ones;
+    // a masked table's raw payloads would put plaintext in the staging file: the JavaScript way masks first.
+    if (landing.erasing || landing.masking) return undefined
     const decoder = this.decoder(config.topic)
     let fields: TypedField[] | undefined
     let tombstones = 0
@@ -318,6 +338,10 @@ export class BatchLander {
     await writeChunks(temp, lines).catch((error: unknown) => {
       throw landingError(error, { path: temp, topic: config.topic, partition, step: 'staging' })
     })
+    await probeStaged({ path: temp, service: config.service, table: tableOf(config), kind: 'changes-ndjson' }).catch(async (error: unknown) => {
+      await rm(temp, { force: true })
+      throw error
+    })
     const prepared: Prepared = {
       typing: 'duckdb',
       rows,
@@ -329,10 +353,12 @@ export class BatchLander {
       // One pass: read_json → typed columns → Parquet. An invalid envelope makes the statement fail, and
       // land() then types the batch in JavaScript instead.
       write: async (path) => {
-        const select =
+        const select = landing.maskSelect(
           `SELECT ${plan.selectList} FROM (` +
           `SELECT p, CASE WHEN p.op = 'd' THEN p."before" ELSE p."after" END AS r, o, ts, k, h FROM read_json(${quoteLiteral(temp)}, format = 'newline_delimited', columns = ${plan.lineColumns})` +
-          `) WHERE CASE WHEN ${plan.invalidCondition} THEN error('not a valid change envelope') ELSE true END`
+          `) WHERE CASE WHEN ${plan.invalidCondition} THEN error('not a valid change envelope') ELSE true END`,
+          plan.columns,
+        )
         const written = await writeParquetToLake(this.dbFor(partition), layout, select, path)
         if (written.rows !== rows) {
           throw new ColdpipeError('INGEST_FAILED', `DuckDB-side typing wrote ${written.rows} rows for ${rows} envelopes`, { context: { topic: config.topic, partition, path } })
@@ -357,18 +383,25 @@ export class BatchLander {
   }
 
   /** NDJSON in the lake's scratch folder, read by DuckDB with explicit column types, copied to Parquet. */
-  private async writeParquet(typed: TypedBatch, path: string, topic: string, partition: number): Promise<number> {
+  private async writeParquet(typed: TypedBatch, path: string, topic: string, partition: number, landing: TableLanding): Promise<{ bytes: number; rows: number }> {
     const layout = this.log.layout
     const temp = tempFileIn(layout.tmpDir, '.ndjson')
     const place = { topic, partition }
     try {
-      await writeLines(temp, typed.rows.map((row) => JSON.stringify(row))).catch((error: unknown) => {
+      // Masked in memory first: the staging file holds no plaintext of a masked column (docs/personal-data.md).
+      const staged = await landing.maskRows(this.dbFor(partition), typed.rows, typed.columns).catch((error: unknown) => {
+        // A coded error of ours (no key, say) as it is; DuckDB's message may quote a value: withheld.
+        throw error instanceof ColdpipeError && error.context.database === undefined ? error : landingError(error, { ...place, path: temp, step: 'staging' }, true, true)
+      })
+      await writeLines(temp, staged.rows.map((row) => JSON.stringify(row))).catch((error: unknown) => {
         throw landingError(error, { ...place, path: temp, step: 'staging' })
       })
-      const written = await writeParquetToLake(this.dbFor(partition), layout, selectFromNdjson(temp, typed.columns), path).catch((error: unknown) => {
-        throw landingError(error, { ...place, path: layout.absolute(path), step: 'parquet' }, true)
+      await probeStaged({ path: temp, service: landing.service, table: landing.table, kind: 'changes-ndjson' })
+      const select = landing.keepSelect(selectFromNdjson(temp, staged.columns), landing.maskColumns(typed.columns))
+      const written = await writeParquetToLake(this.dbFor(partition), layout, select, path).catch((error: unknown) => {
+        throw landingError(error, { ...place, path: layout.absolute(path), step: 'parquet' }, true, landing.active)
       })
-      return written.bytes
+      return { bytes: written.bytes, rows: written.rows }
     } finally {
       await rm(temp, { force: true })
     }

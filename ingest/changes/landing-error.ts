@@ -15,7 +15,7 @@ export interface LandingPlace {
  * failure (coded by core/duckdb) becomes INGEST_FAILED naming the file, the topic and the partition; other
  * coded errors pass as they are.
  */
-export function landingError(error: unknown, place: LandingPlace, fromDuckDb = false): ColdpipeError {
+export function landingError(error: unknown, place: LandingPlace, fromDuckDb = false, redact = false): ColdpipeError {
   const context = { path: place.path, topic: place.topic, partition: place.partition, step: place.step }
   if (isDiskFullError(error)) {
     if (error instanceof ColdpipeError && error.code === 'LAKE_DISK_FULL') {
@@ -30,6 +30,13 @@ export function landingError(error: unknown, place: LandingPlace, fromDuckDb = f
     return new ColdpipeError('LAKE_DISK_FULL', `no space left on the lake's volume writing ${place.path} (${place.step} of ${place.topic}[${place.partition}])`, {
       cause: error,
       context,
+    })
+  }
+  if (fromDuckDb && redact) {
+    // DuckDB's message (and so its cause chain) may quote a row's value; the table has masked columns.
+    const code = error instanceof ColdpipeError ? error.code : 'unknown'
+    return new ColdpipeError('INGEST_FAILED', `DuckDB could not write ${place.path} (${place.step} of ${place.topic}[${place.partition}]): DuckDB's message withheld, the table has masked columns (${code})`, {
+      context: { ...context, duckdb: 'withheld' },
     })
   }
   if (fromDuckDb) {

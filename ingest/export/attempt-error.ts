@@ -8,8 +8,9 @@ import { abortedError } from './read-guard.ts'
  * being written for a full volume, coded errors as they are (with source and table added to their
  * context), anything else EXPORT_FAILED.
  */
-export function attemptError(error: unknown, where: { source: string; table: string }, writing: string, signal?: AbortSignal): ColdpipeError {
+export function attemptError(error: unknown, where: { source: string; table: string }, writing: string, signal?: AbortSignal, withhold = false): ColdpipeError {
   if (signal?.aborted) return isColdpipeError(error, 'EXPORT_ABORTED') ? error : abortedError(where, signal)
+  if (withhold && !isDiskFullError(error) && isColdpipeError(error) && error.context.database !== undefined) return withheldDuckDbError(error, where, writing)
   if (isDiskFullError(error)) {
     if (isColdpipeError(error, 'LAKE_DISK_FULL') && error.context.table) return error
     const path = errnoPath(error) ?? writing
@@ -28,6 +29,21 @@ export function attemptError(error: unknown, where: { source: string; table: str
     })
   }
   return new ColdpipeError('EXPORT_FAILED', `source ${where.source}, table ${where.table}: ${messageOf(error)}`, { cause: error, context: where })
+}
+
+/**
+ * A DuckDB error of a table with masked columns: DuckDB's message (a CSV parse or cast error quotes the
+ * offending line) and its cause chain may hold a masked value, so only the code, the table, the file and
+ * the line number stay (docs/personal-data.md).
+ */
+function withheldDuckDbError(error: ColdpipeError, where: { source: string; table: string }, writing: string): ColdpipeError {
+  const line = /\bline:?\s*(\d+)/i.exec(error.message)?.[1]
+  const csv = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim()
+  const at = [csv ? `CSV ${csv}` : undefined, line ? `line ${line}` : undefined].filter(Boolean).join(', ')
+  return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: DuckDB could not write ${writing}${at ? ` (${at})` : ''}: DuckDB's message withheld, the table has masked columns`, {
+    canRetry: error.canRetry,
+    context: { ...where, path: writing, ...(csv ? { csv } : {}), ...(line ? { line: Number(line) } : {}), duckdb: 'withheld' },
+  })
 }
 
 /** The file a Node fs error names (the chunker adds it where Node leaves it out), anywhere in the cause chain. */

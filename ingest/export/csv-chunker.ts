@@ -1,7 +1,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { tempFileIn } from '../../lake/atomic-file.ts'
 import { writevAll } from '../../lake/write-all.ts'
-import type { CsvBatch } from './csv-row-batches.ts'
+import type { CsvBatch } from './source-connector.ts'
 
 export interface CsvChunk {
   path: string

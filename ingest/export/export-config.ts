@@ -58,6 +58,11 @@ export const ExportTableSchema = Type.Object(
     /** Re-read this far behind the last watermark, for rows committed late with an older cursor value. */
     lagSeconds: Type.Integer({ minimum: 0, default: exportTableDefaults.lagSeconds }),
     chunkRows: Type.Integer({ minimum: 1, default: exportTableDefaults.chunkRows }),
+    /**
+     * Connections reading the table at once (PostgreSQL 14+ plain tables: ranges of pages, each its own COPY,
+     * all in the run's snapshot); at most the source's maxConnections. Default 1: one stream.
+     */
+    parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     /** A schedule of this table's own (job `export:<source>.<table>`); the source's schedule then leaves it out. */
     schedule: Type.Optional(Type.String({ minLength: 1 })),
     /** IANA timezone of the table's own schedule; default the export's timezone. */

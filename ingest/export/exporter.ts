@@ -156,6 +156,7 @@ export function createExporter(options: ExporterOptions): Exporter {
                 ...(runOptions.cursorRange ? { cursorRange: runOptions.cursorRange } : {}),
                 asOf: read.asOf,
                 readTimeoutMs: sourceConfig!.readTimeoutMs,
+                parallelism: Math.min(table.parallelism ?? 1, sourceConfig!.maxConnections),
                 ...(signal ? { signal } : {}),
                 ...(runOptions.onProgress ? { onProgress: runOptions.onProgress } : {}),
               }, logger),

@@ -3,7 +3,7 @@ import mysql from 'mysql2'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapMysqlColumn, type MysqlColumnInfo } from './mysql-types.ts'
-import type { CsvBatch } from './csv-row-batches.ts'
+import type { CsvBatch } from './source-connector.ts'
 import type { CsvStream, SourceColumn, SourceConnector, SourceTable } from './source-connector.ts'
 import { settleWithin } from './settle-within.ts'
 import { sourceError } from './source-errors.ts'
@@ -19,11 +19,12 @@ function quoteLiteral(value: string): string {
 /**
  * The server renders each row as one CSV line, so the driver decodes one column per row instead of one
  * value per field: NULL is an empty unquoted field; text is quoted with `""` escapes, so '' stays apart
- * from NULL. Other types render without quotes, commas or newlines.
+ * from NULL. Other types render without quotes, commas or newlines. `CONCAT(x)` first turns each value into
+ * text: `IFNULL(uuid_column, '')` keeps the UUID type, '' is no UUID, and a NULL uuid made the whole line NULL.
  */
 function csvLineExpr(columns: SourceColumn[]): string {
   const fields = columns.map((c) =>
-    c.csvType === 'VARCHAR' ? `IFNULL(CONCAT('"', REPLACE(CONVERT(${c.selectExpr} USING utf8mb4), '"', '""'), '"'), '')` : `IFNULL(${c.selectExpr}, '')`,
+    c.csvType === 'VARCHAR' ? `IFNULL(CONCAT('"', REPLACE(CONVERT(${c.selectExpr} USING utf8mb4), '"', '""'), '"'), '')` : `IFNULL(CONCAT(${c.selectExpr}), '')`,
   )
   return `CONCAT(${fields.join(", ',', ")})`
 }
@@ -67,6 +68,12 @@ export class MysqlConnector implements SourceConnector {
 
   quoteIdent = quoteIdent
   quoteLiteral = quoteLiteral
+
+  hmacExpr(selectExpr: string, pads: { innerHex: string; outerHex: string }): string {
+    // CONCAT with a binary argument is binary: the pad's bytes, then the text's utf8mb4 (UTF-8) bytes. NULL stays NULL.
+    const pad = (hex: string): string => `UNHEX(${quoteLiteral(hex)})`
+    return `SHA2(CONCAT(${pad(pads.outerHex)}, UNHEX(SHA2(CONCAT(${pad(pads.innerHex)}, CONVERT(${selectExpr} USING utf8mb4)), 256))), 256)`
+  }
 
   lagPredicate(quotedColumn: string, watermark: string, lagSeconds: number): string {
     return `${quotedColumn} > TIMESTAMP(${quoteLiteral(watermark.replace(/([+-]\d\d(:\d\d)?)$/, ''))}) - INTERVAL ${Math.floor(lagSeconds)} SECOND`
@@ -172,7 +179,14 @@ export class MysqlConnector implements SourceConnector {
       .query({ sql: select, rowsAsArray: true, typeCast: (field) => field.buffer() })
       .on('result', (row) => {
         if (out.destroyed) return
-        lines.push((row as unknown as Buffer[])[0]!, newline)
+        const line = (row as unknown as (Buffer | null)[])[0]
+        // A NULL line would otherwise throw inside mysql2's parser and leave the read waiting forever.
+        if (!line) {
+          fail(new ColdpipeError('SOURCE_QUERY_FAILED', `source ${source}: reading ${table.name}: the server rendered a row as NULL (a column type coldpipe cannot render as CSV text)`, { context: { source, table: table.name } }))
+          connection.destroy()
+          return
+        }
+        lines.push(line, newline)
         if (--untilCut === 0) {
           untilCut = cutEveryRows
           flush()

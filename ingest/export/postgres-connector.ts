@@ -1,9 +1,9 @@
 import pg from 'pg'
-import { to as copyTo } from 'pg-copy-streams'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapPostgresColumn, type PgAttribute } from './postgres-types.ts'
-import { csvRowBatches, type CsvBatch } from './csv-row-batches.ts'
+import type { CsvBatch } from './source-connector.ts'
+import { CopyRows } from './pg-copy-rows.ts'
 import { settleWithin } from './settle-within.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { sourceError } from './source-errors.ts'
@@ -24,6 +24,7 @@ export class PostgresConnector implements SourceConnector {
     private readonly client: pg.Client,
     private readonly schema: string,
     private readonly readTimeoutMs: number,
+    private readonly config: SourceConfig,
   ) {}
 
   static async connect(sourceName: string, config: SourceConfig): Promise<PostgresConnector> {
@@ -42,11 +43,17 @@ export class PostgresConnector implements SourceConnector {
       await client.end().catch(() => undefined)
       throw sourceError(error, sourceName, 'cannot connect')
     }
-    return new PostgresConnector(sourceName, client, config.schema ?? 'public', config.readTimeoutMs)
+    return new PostgresConnector(sourceName, client, config.schema ?? 'public', config.readTimeoutMs, config)
   }
 
   quoteIdent = quoteIdent
   quoteLiteral = quoteLiteral
+
+  hmacExpr(selectExpr: string, pads: { innerHex: string; outerHex: string }): string {
+    // sha256(bytea) is built in since PostgreSQL 11; `||` of a NULL bytea is NULL, so NULL stays NULL.
+    const pad = (hex: string): string => `decode(${quoteLiteral(hex)}, 'hex')`
+    return `encode(sha256(${pad(pads.outerHex)} || sha256(${pad(pads.innerHex)} || convert_to((${selectExpr})::text, 'UTF8'))), 'hex')`
+  }
 
   lagPredicate(quotedColumn: string, watermark: string, lagSeconds: number): string {
     return `${quotedColumn} > ${quoteLiteral(watermark)}::timestamptz - make_interval(secs => ${Math.floor(lagSeconds)})`
@@ -108,12 +115,57 @@ export class PostgresConnector implements SourceConnector {
     return rows[0]!.at.toISOString()
   }
 
+  /** The snapshot of this connection's consistent read, exported for siblings (valid while it stays open). */
+  private snapshotId: Promise<string> | undefined
+
+  async openSibling(): Promise<PostgresConnector> {
+    this.snapshotId ??= this.query<{ id: string }>('SELECT pg_export_snapshot() AS id', [], 'cannot export the snapshot').then((rows) => rows[0]!.id)
+    const id = await this.snapshotId
+    const sibling = await PostgresConnector.connect(this.sourceName, this.config)
+    try {
+      await sibling.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], 'cannot begin the consistent read')
+      // The first statement of the transaction: from here on it sees exactly what this connection sees.
+      await sibling.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(id)}`, [], 'cannot share the snapshot')
+      return sibling
+    } catch (error) {
+      await sibling.close()
+      throw error
+    }
+  }
+
+  /**
+   * Ranges of physical pages (TID ranges, PostgreSQL 14+) of about `chunkRows` rows each, by the planner's
+   * rows-per-page estimate; the last range is open-ended, so pages added after the estimate are read too. At
+   * least `minRanges` ranges when the table has that many pages. Only plain tables: a view, a partitioned
+   * table or an older server is read as one stream.
+   */
+  async splitRead(table: SourceTable, chunkRows: number, minRanges: number): Promise<string[] | undefined> {
+    const [info] = await this.query<{ relkind: string; relpages: number; reltuples: number; pages: number; version: number }>(
+      `SELECT c.relkind, c.relpages, c.reltuples::float8 AS reltuples, (pg_relation_size(c.oid) / current_setting('block_size')::int)::int AS pages,
+              current_setting('server_version_num')::int AS version
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+      [this.schema, table.name],
+      `cannot plan the read of ${table.name}`,
+    )
+    if (!info || info.relkind !== 'r' || info.version < 140_000) return undefined
+    const rowsPerPage = info.relpages > 0 && info.reltuples > 0 ? info.reltuples / info.relpages : 50
+    const pages = Math.max(1, info.pages)
+    const perRange = Math.max(1, Math.min(Math.ceil(chunkRows / rowsPerPage), Math.ceil(pages / minRanges)))
+    const ranges: string[] = []
+    for (let from = 0; from < pages; from += perRange) {
+      const lower = from === 0 ? undefined : `ctid >= '(${from},0)'::tid`
+      const upper = from + perRange >= pages ? undefined : `ctid < '(${from + perRange},0)'::tid`
+      ranges.push([lower, upper].filter(Boolean).join(' AND ') || 'true')
+    }
+    return ranges
+  }
+
   async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
     const select = `SELECT ${table.columns.map((c) => c.selectExpr).join(', ')} FROM ${quoteIdent(this.schema)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
     const source = this.sourceName
-    let stream: ReturnType<typeof copyTo>
+    let stream: CopyRows
     try {
-      stream = this.client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`))
+      stream = this.client.query(new CopyRows(`COPY (${select}) TO STDOUT (FORMAT csv)`, cutEveryRows))
     } catch (error) {
       throw sourceError(error, source, `cannot read ${table.name}`, { table: table.name })
     }
@@ -125,7 +177,7 @@ export class PostgresConnector implements SourceConnector {
     // naming the table, so the exporter can tell a source fault (retried) from anything else.
     const batches = async function* (): AsyncGenerator<CsvBatch> {
       try {
-        yield* csvRowBatches(stream, cutEveryRows)
+        yield* stream as AsyncIterable<CsvBatch>
         finished = true
       } catch (error) {
         throw sourceError(error, source, `reading ${table.name} failed`, { table: table.name })

@@ -1,4 +1,8 @@
-import type { CsvBatch } from './csv-row-batches.ts'
+/** CSV bytes that end on a row boundary, and how many rows they hold. */
+export interface CsvBatch {
+  data: Buffer
+  rows: number
+}
 
 /** One column of a source table, with how it is read from the source and what it becomes in Parquet. */
 export interface SourceColumn {
@@ -52,7 +56,21 @@ export interface SourceConnector {
   quoteIdent(name: string): string
   /** A literal of `value` in the source's dialect. */
   quoteLiteral(value: string): string
+  /**
+   * Parallel reads (optional): predicates that split `table` into disjoint ranges of about `chunkRows` rows
+   * (at least `minRanges` when the table is big enough), each read by its own streamCsv; undefined when the
+   * table cannot be split (the read is then one stream).
+   */
+  splitRead?(table: SourceTable, chunkRows: number, minRanges: number): Promise<string[] | undefined>
+  /** Another connection whose reads see this connection's snapshot (after beginConsistentRead); closed by the caller. */
+  openSibling?(): Promise<SourceConnector>
   /** `col > watermark - lagSeconds` for a temporal cursor, in the source's dialect. */
   lagPredicate(quotedColumn: string, watermark: string, lagSeconds: number): string
+  /**
+   * HMAC-SHA256 (lower-case hex, NULL stays NULL) of the UTF-8 text of `selectExpr` (a column's selectExpr),
+   * computed by the source, from the padded keys K⊕ipad and K⊕opad in hex: a hashed column's plaintext
+   * never leaves the database (docs/personal-data.md).
+   */
+  hmacExpr(selectExpr: string, pads: { innerHex: string; outerHex: string }): string
   close(): Promise<void>
 }

@@ -7,13 +7,16 @@ import { ColdpipeError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { exportIdempotencyKey, exportWatermarkKey, LakeLayout, type CommitLog, type LakeFile, type Watermark } from '../../lake/index.ts'
 import { writeParquetToLake } from '../../lake/index.ts'
-import { chunkCsvBatches } from './csv-chunker.ts'
+import { chunkCsvBatches, type CsvChunk } from './csv-chunker.ts'
+import { readRanges } from './range-reads.ts'
 import { attemptError } from './attempt-error.ts'
 import { guardReads } from './read-guard.ts'
 import type { ExportTableConfig } from './export-config.ts'
 import { ExportProgress, type ExportProgressListener } from './export-progress.ts'
 import { checkSchemaChange } from './schema-compat.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
+import { openTableLanding } from '../pii/table-landing.ts'
+import { probeStaged } from '../pii/staging-probe.ts'
 
 export interface TableExportRequest {
   service: string
@@ -28,6 +31,8 @@ export interface TableExportRequest {
   /** Stops the table at once: closes the source's read, interrupts DuckDB, removes this attempt's files. */
   signal?: AbortSignal
   onProgress?: ExportProgressListener
+  /** Connections reading the table at once (ranges of one snapshot); 1 or absent: one stream. */
+  parallelism?: number
 }
 
 export interface TableExportOutcome {
@@ -102,7 +107,9 @@ export async function exportTable(
 ): Promise<TableExportOutcome> {
   const { service, runId, table: config } = request
   const key = exportIdempotencyKey(runId, service, config.name)
-  const described = selectedColumns(await source.describeTable(config.name), config, service)
+  // Personal data is masked (and erased subjects kept out) before anything lands (docs/personal-data.md).
+  const landing = await openTableLanding(log, [db], service, config.name)
+  const described = landing.maskSource(selectedColumns(await source.describeTable(config.name), config, service), source)
   const mode = request.forceFull ? 'full' : config.mode
   const markKey = watermarkKey(service, config.name)
   // Other runs (other processes, other machines) may have committed since this run opened the log.
@@ -167,62 +174,81 @@ export async function exportTable(
   const partPaths: string[] = []
   const interrupt = (): void => db.interrupt()
   request.signal?.addEventListener('abort', interrupt, { once: true })
+  /** Converts one chunk of CSV into part `chunk.index` with DuckDB connection `conn`; removes the CSV. */
+  const convert = async (conn: Database, chunk: CsvChunk): Promise<void> => {
+    const relativePath = layout.exportFile({ service, table: config.name, runId, part: chunk.index })
+    const partPath = layout.absolute(relativePath)
+    try {
+      partPaths.push(partPath)
+      await probeStaged({ path: chunk.path, service, table: config.name, kind: 'export-csv' })
+      const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true)`
+      const written = await writeParquetToLake(conn, layout, landing.keepSelect(`SELECT ${selectList} FROM ${read}`, columns), relativePath)
+      if (written.rows !== chunk.rows - (await landing.erasedRows(conn, `SELECT ${selectList} FROM ${read}`, columns))) {
+        throw new ColdpipeError('EXPORT_FAILED', `source ${service}, table ${config.name}: chunk ${chunk.index} has ${chunk.rows} rows but its Parquet file has ${written.rows}`, {
+          context: { source: service, table: config.name, chunk: chunk.index, csvRows: chunk.rows, parquetRows: written.rows },
+        })
+      }
+      if (cursor && chunk.rows > 0) {
+        const [row] = await conn.all<{ m: string | null }>(`SELECT max(${quoteIdent(cursor.name)})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})`)
+        maxCursor = maxOf(maxCursor, row?.m ?? null, cursor.duckType)
+      }
+      files.push({
+        path: written.path,
+        service,
+        table: config.name,
+        origin: 'export',
+        rows: written.rows,
+        bytes: written.bytes,
+        columns,
+        ...(config.key ? { key: config.key } : {}),
+        ...(config.cursor ? { cursor: config.cursor } : {}),
+        mode,
+        runId,
+        part: chunk.index,
+      })
+      progress.chunkWritten()
+    } catch (error) {
+      // Coded here, where the file being written is known.
+      throw attemptError(error, where, partPath, request.signal, landing.active)
+    } finally {
+      await unlink(chunk.path).catch(() => undefined)
+    }
+  }
+  const filter = predicates.length ? predicates.join(' AND ') : undefined
+  const parallelism = Math.max(1, request.parallelism ?? 1)
   let csv: CsvStream | undefined
   let rows: number
   try {
     await mkdir(scratch, { recursive: true })
-    csv = await source.streamCsv(described, predicates.length ? predicates.join(' AND ') : undefined, config.chunkRows)
-    const stream = csv
-    const stop = (): void => void stream.close()
-    rows = await chunkCsvBatches(
-      guardReads(stream.batches, { readTimeoutMs: request.readTimeoutMs, context: where, giveUp: stop, ...(request.signal ? { signal: request.signal } : {}) }),
-      scratch,
-      config.chunkRows,
-      async (chunk) => {
-        const relativePath = layout.exportFile({ service, table: config.name, runId, part: chunk.index })
-        const partPath = layout.absolute(relativePath)
-        try {
-          partPaths.push(partPath)
-          const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true)`
-          const written = await writeParquetToLake(db, layout, `SELECT ${selectList} FROM ${read}`, relativePath)
-          if (written.rows !== chunk.rows) {
-            throw new ColdpipeError('EXPORT_FAILED', `source ${service}, table ${config.name}: chunk ${chunk.index} has ${chunk.rows} rows but its Parquet file has ${written.rows}`, {
-              context: { source: service, table: config.name, chunk: chunk.index, csvRows: chunk.rows, parquetRows: written.rows },
-            })
-          }
-          if (cursor && chunk.rows > 0) {
-            const [row] = await db.all<{ m: string | null }>(`SELECT max(${quoteIdent(cursor.name)})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})`)
-            maxCursor = maxOf(maxCursor, row?.m ?? null, cursor.duckType)
-          }
-          files.push({
-            path: written.path,
-            service,
-            table: config.name,
-            origin: 'export',
-            rows: chunk.rows,
-            bytes: written.bytes,
-            columns,
-            ...(config.key ? { key: config.key } : {}),
-            ...(config.cursor ? { cursor: config.cursor } : {}),
-            mode,
-            runId,
-            part: chunk.index,
-          })
-          progress.chunkWritten()
-        } catch (error) {
-          // Coded here, where the file being written is known.
-          throw attemptError(error, where, partPath, request.signal)
-        } finally {
-          await unlink(chunk.path).catch(() => undefined)
-        }
-      },
-      (n) => progress.add(n),
-      // A failed conversion stops the source now instead of after the next chunk has streamed in.
-      stop,
-    )
+    const ranges = parallelism > 1 && source.splitRead && source.openSibling ? await source.splitRead(described, config.chunkRows, parallelism) : undefined
+    if (ranges && ranges.length > 1) {
+      rows = await readRanges({
+        source, table: described, where: filter, ranges, parallelism, db, scratch,
+        prepareConnection: (conn) => landing.prepare([conn]),
+        readTimeoutMs: request.readTimeoutMs,
+        ...(request.signal ? { signal: request.signal } : {}),
+        context: where,
+        // An empty range past the first adds no file; the first keeps an empty table's schema in the lake.
+        convert: (conn, chunk) => (chunk.rows === 0 && chunk.index > 0 ? unlink(chunk.path).catch(() => undefined) : convert(conn, chunk)),
+        onRows: (n) => progress.add(n),
+      })
+    } else {
+      csv = await source.streamCsv(described, filter, config.chunkRows)
+      const stream = csv
+      const stop = (): void => void stream.close()
+      rows = await chunkCsvBatches(
+        guardReads(stream.batches, { readTimeoutMs: request.readTimeoutMs, context: where, giveUp: stop, ...(request.signal ? { signal: request.signal } : {}) }),
+        scratch,
+        config.chunkRows,
+        (chunk) => convert(db, chunk),
+        (n) => progress.add(n),
+        // A failed conversion stops the source now instead of after the next chunk has streamed in.
+        stop,
+      )
+    }
   } catch (error) {
     await removeAll(partPaths)
-    throw attemptError(error, where, scratch, request.signal)
+    throw attemptError(error, where, scratch, request.signal, landing.active)
   } finally {
     progress.done()
     request.signal?.removeEventListener('abort', interrupt)

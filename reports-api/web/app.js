@@ -1,204 +1,274 @@
-// The reports page: list, a form from each report's parameter schemas, a table, an SVG chart. No dependencies.
-const $ = (id) => document.getElementById(id)
-const svgNs = 'http://www.w3.org/2000/svg'
-let current = null
+// The reports page. The URL holds the view (url-state.js); this module keeps it, the form, the result and the
+// freshness in step, and switches to the SQL view for keys that may run SQL.
+import { apiKey, describeError, download, getJson } from './api.js'
+import { $, el, formatCount } from './dom.js'
+import { renderFreshness, snapshotText } from './freshness-view.js'
+import { ParamsForm } from './params-form.js'
+import { renderChart } from './result-chart.js'
+import { parseSort, renderTable, sortRows } from './result-table.js'
+import { SqlPanel } from './sql-panel.js'
+import { apiQuery, readUrl, writeUrl } from './url-state.js'
 
-function headers() {
-  const key = $('api-key').value.trim()
-  return key ? { 'x-api-key': key } : {}
+const keyStore = 'coldpipe.apiKey'
+const form = new ParamsForm($('params'))
+let reports = []
+let sqlAllowed = false
+let state = readUrl()
+let report = null
+let running = null
+const sql = new SqlPanel({
+  onSqlChange: (text) => {
+    state = { ...state, view: 'sql', sql: text }
+    writeUrl(state, { replace: true })
+  },
+})
+
+/** Sorting goes to the API for declared columns; other columns sort in the browser when the result is whole. */
+function serverSortable(column) {
+  return Boolean(report?.columns?.includes(column))
 }
 
-async function getJson(url) {
-  const res = await fetch(url, { headers: { accept: 'application/json', ...headers() } })
-  const body = await res.json().catch(() => null)
-  if (!res.ok) throw new Error(body?.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${res.status}`)
-  return body
-}
-
-function el(tag, attrs = {}, text) {
-  const node = document.createElement(tag)
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v)
-  if (text !== undefined) node.textContent = text
-  return node
-}
-
-async function loadList() {
-  $('error').textContent = ''
+async function loadCatalog() {
+  $('invalid').textContent = ''
   try {
     const catalog = await getJson('/reports')
-    const list = $('report-list')
-    list.replaceChildren()
-    for (const report of catalog.reports) {
-      const button = el('button', { type: 'button', 'data-report': report.name })
-      button.append(el('span', {}, report.title))
-      button.append(el('small', {}, report.name))
-      button.addEventListener('click', () => selectReport(report))
-      const item = el('li')
-      item.append(button)
-      list.append(item)
-    }
+    reports = catalog.reports
+    sqlAllowed = catalog.sql === true
     $('invalid').textContent = catalog.invalid.map((p) => `${p.file}: ${p.message}`).join('\n')
-    const wanted = new URLSearchParams(location.hash.slice(1)).get('report')
-    const first = catalog.reports.find((r) => r.name === wanted) ?? catalog.reports[0]
-    if (first && !current) selectReport(first)
   } catch (error) {
-    $('invalid').textContent = String(error.message ?? error)
+    reports = []
+    sqlAllowed = false
+    $('invalid').textContent = error.code === 'AUTH_REQUIRED' || error.code === 'AUTH_INVALID' ? `${describeError(error)}. Enter an API key above.` : describeError(error)
+    if (error.code === 'AUTH_REQUIRED') $('api-key').focus()
+  }
+  renderNav()
+  $('loading').hidden = true
+}
+
+function renderNav() {
+  const items = reports.map((r) => {
+    const link = el('a', { href: `/?report=${encodeURIComponent(r.name)}`, 'data-report': r.name })
+    link.append(el('span', {}, r.title), el('small', {}, r.name))
+    link.addEventListener('click', (event) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey) return
+      event.preventDefault()
+      navigate({ view: 'report', report: r.name, params: {}, offset: 0, limit: state.limit })
+    })
+    const li = el('li')
+    li.append(link)
+    return li
+  })
+  if (sqlAllowed) {
+    const link = el('a', { href: '/?view=sql', 'data-view': 'sql' })
+    link.append(el('span', {}, 'SQL editor'), el('small', {}, 'ad-hoc queries'))
+    link.addEventListener('click', (event) => {
+      event.preventDefault()
+      navigate({ view: 'sql', sql: state.sql })
+    })
+    const li = el('li', { class: 'sql-entry' })
+    li.append(link)
+    items.push(li)
+  }
+  $('report-list').replaceChildren(...items)
+  markActive()
+}
+
+function markActive() {
+  for (const link of $('report-list').querySelectorAll('a')) {
+    const active = state.view === 'sql' ? link.dataset.view === 'sql' : link.dataset.report === report?.name
+    link.classList.toggle('active', active)
+    if (active) {
+      link.setAttribute('aria-current', 'page')
+      // On narrow screens the list is one scrolling row: bring the current entry into it (horizontally only).
+      const row = $('report-list')
+      if (row.scrollWidth > row.clientWidth) row.scrollLeft = link.offsetLeft - row.offsetLeft - (row.clientWidth - link.offsetWidth) / 2
+    } else link.removeAttribute('aria-current')
   }
 }
 
-function inputFor(param) {
-  const schema = param.schema
-  let input
-  if (schema.enum) {
-    input = el('select', { name: param.name })
-    if (!param.required) input.append(el('option', { value: '' }, '(any)'))
-    for (const choice of schema.enum) input.append(el('option', { value: String(choice) }, String(choice)))
-    if (schema.default !== undefined) input.value = String(schema.default)
-  } else if (param.type === 'boolean') {
-    input = el('select', { name: param.name })
-    for (const [value, label] of [['', '(any)'], ['true', 'true'], ['false', 'false']]) input.append(el('option', { value }, label))
-    if (schema.default !== undefined) input.value = String(schema.default)
-  } else {
-    const type = { integer: 'number', number: 'number', date: 'date', timestamp: 'datetime-local' }[param.type] ?? 'text'
-    input = el('input', { name: param.name, type, step: param.type === 'number' ? 'any' : param.type === 'integer' ? '1' : undefined })
-    if (schema.minimum !== undefined) input.min = schema.minimum
-    if (schema.maximum !== undefined) input.max = schema.maximum
-    if (schema.default !== undefined) input.value = String(schema.default)
-    if (param.required) input.required = true
-  }
-  const label = el('label', { title: schema.description ?? '' })
-  label.append(el('span', {}, `${param.name}${param.required ? ' *' : ''}`), input)
-  return label
+function navigate(next) {
+  state = { limit: state.limit, ...next }
+  writeUrl(state)
+  apply()
 }
 
-function selectReport(report) {
-  current = report
-  for (const b of document.querySelectorAll('#report-list button')) b.classList.toggle('active', b.dataset.report === report.name)
+/** Shows what the URL says; runs the report when its parameters (given or default) pass their checks. */
+async function apply() {
+  if (state.view === 'sql' && sqlAllowed) {
+    report = null
+    $('report').hidden = true
+    $('sql').hidden = false
+    markActive()
+    await sql.open(state.sql)
+    return
+  }
+  $('sql').hidden = true
+  report = reports.find((r) => r.name === state.report) ?? reports[0] ?? null
+  // (With no catalog yet, e.g. before the key is entered, the link's view is kept for when it loads.)
+  const missing = report && state.report && report.name !== state.report
+  if (missing) {
+    // A link to a report this key may not run (or that is gone): say so rather than silently show another.
+    $('notice').textContent = `No report "${state.report}" for ${apiKey() ? 'this API key' : 'visitors without a key'}; showing ${report.name} instead.`
+    state = { ...state, report: report.name, params: {}, sort: undefined, offset: 0 }
+  } else $('notice').textContent = state.asOf ? `Answered from the newest snapshot published at or before ${new Date(state.asOf).toLocaleString()} (asOf in the link).` : ''
+  if (!report) {
+    $('report').hidden = true
+    return
+  }
+  if (state.view === 'sql') state = { ...state, view: 'report' }
   $('report').hidden = false
   $('report-title').textContent = report.title
   $('report-description').textContent = report.description ?? ''
-  $('params').replaceChildren(...report.params.map(inputFor))
-  $('result').querySelector('thead').replaceChildren()
-  $('result').querySelector('tbody').replaceChildren()
-  $('chart').replaceChildren()
-  $('status').textContent = ''
-  $('error').textContent = ''
-  updateCsvLink()
-}
-
-function queryString(extra = {}) {
-  const query = new URLSearchParams()
-  for (const field of $('params-form').querySelectorAll('input, select')) {
-    if (field.value === '') continue
-    let value = field.value
-    if (field.type === 'datetime-local') value = new Date(value).toISOString()
-    query.set(field.name, value)
-  }
-  for (const [k, v] of Object.entries(extra)) query.set(k, v)
-  return query.toString()
-}
-
-function updateCsvLink() {
-  if (!current) return
-  $('csv-link').href = `/reports/${current.name}?${queryString({ format: 'csv' })}`
-}
-
-async function run(event) {
-  event?.preventDefault()
-  if (!current) return
-  $('error').textContent = ''
-  $('status').textContent = 'Running…'
-  try {
-    const body = await getJson(`/reports/${current.name}?${queryString()}`)
-    renderTable(body)
-    renderChart(current.chart, body)
-    const asOf = body.dataAsOf ? `, data as of ${body.dataAsOf}` : ''
-    $('status').textContent = `${body.rows.length} rows${body.page.hasMore ? ' (more available)' : ''} · snapshot ${body.snapshot.id}${asOf}`
-    $('snapshot').textContent = `snapshot ${body.snapshot.id} published ${body.snapshot.publishedAt}`
-  } catch (error) {
-    $('status').textContent = ''
-    $('error').textContent = String(error.message ?? error)
-  }
-}
-
-const numericType = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/
-
-function renderTable(body) {
-  const head = el('tr')
-  for (const column of body.columns) head.append(el('th', { title: column.type }, column.name))
-  $('result').querySelector('thead').replaceChildren(head)
-  const rows = body.rows.map((row) => {
-    const tr = el('tr')
-    for (const column of body.columns) {
-      const value = row[column.name]
-      const text = value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)
-      tr.append(el('td', { class: numericType.test(column.type) ? 'num' : undefined }, text))
-    }
-    return tr
-  })
-  $('result').querySelector('tbody').replaceChildren(...rows)
-}
-
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(svgNs, tag)
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v))
-  if (text !== undefined) node.textContent = text
-  return node
-}
-
-function renderChart(chart, body) {
-  const box = $('chart')
-  box.replaceChildren()
-  if (!chart || body.rows.length === 0) return
-  const points = body.rows.map((row) => ({ x: String(row[chart.x] ?? ''), y: Number(row[chart.y] ?? 0) })).filter((p) => Number.isFinite(p.y))
-  const width = 720, height = 260, left = 56, bottom = 48, top = 12, right = 12
-  const max = Math.max(0, ...points.map((p) => p.y)) || 1
-  const min = Math.min(0, ...points.map((p) => p.y))
-  const plotW = width - left - right, plotH = height - top - bottom
-  const yOf = (v) => top + plotH - ((v - min) / (max - min)) * plotH
-  const step = plotW / Math.max(points.length, 1)
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `${chart.y} by ${chart.x}`, class: `chart chart-${chart.type}` })
-  root.append(svg('line', { class: 'axis', x1: left, y1: yOf(0), x2: width - right, y2: yOf(0) }))
-  root.append(svg('line', { class: 'axis', x1: left, y1: top, x2: left, y2: top + plotH }))
-  for (const tick of [min, (min + max) / 2, max]) {
-    root.append(svg('text', { x: left - 6, y: yOf(tick) + 3, 'text-anchor': 'end' }, Number(tick.toFixed(2)).toLocaleString()))
-  }
-  if (chart.type === 'line') {
-    const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${(left + step * (i + 0.5)).toFixed(1)},${yOf(p.y).toFixed(1)}`).join(' ')
-    root.append(svg('path', { class: 'line', d }))
-  } else {
-    points.forEach((p, i) => {
-      const y = yOf(Math.max(p.y, 0)), h = Math.abs(yOf(p.y) - yOf(0))
-      const bar = svg('rect', { class: 'bar', x: (left + step * i + step * 0.1).toFixed(1), y: y.toFixed(1), width: (step * 0.8).toFixed(1), height: h.toFixed(1) })
-      bar.append(svg('title', {}, `${p.x}: ${p.y}`))
-      root.append(bar)
-    })
-  }
-  const every = Math.ceil(points.length / 12)
-  points.forEach((p, i) => {
-    if (i % every !== 0) return
-    const x = left + step * (i + 0.5)
-    root.append(svg('text', { x, y: height - bottom + 14, 'text-anchor': 'end', transform: `rotate(-30 ${x} ${height - bottom + 14})` }, p.x.length > 18 ? `${p.x.slice(0, 17)}…` : p.x))
-  })
-  box.append(root)
-}
-
-// A plain link cannot send X-Api-Key; with a key, the CSV is fetched with it and saved from a blob.
-$('csv-link').addEventListener('click', async (event) => {
-  if (!$('api-key').value.trim()) return
-  event.preventDefault()
-  const res = await fetch($('csv-link').href, { headers: headers() })
-  if (!res.ok) {
-    $('error').textContent = `CSV download failed: HTTP ${res.status}`
+  document.title = `${report.title} · coldpipe reports`
+  form.build(report, state.params)
+  markActive()
+  clearResult()
+  const { values, errors } = form.read()
+  updateDownloads({ ...state, params: values })
+  if (Object.keys(errors).length > 0) {
+    // A link with bad values (or a report without defaults) waits for the reader instead of running.
+    if (Object.keys(state.params).length > 0) form.showErrors(errors)
+    $('status').textContent = 'Fill in the parameters and press Run.'
     return
   }
-  const url = URL.createObjectURL(await res.blob())
-  const a = el('a', { href: url, download: `${current.name}.csv` })
-  a.click()
-  setTimeout(() => URL.revokeObjectURL(url), 1000)
+  form.showErrors({})
+  await run({ ...state, report: report.name, params: values })
+}
+
+function clearResult() {
+  $('chart').__chart?.destroy()
+  $('chart').__chart = undefined
+  for (const id of ['chart', 'table', 'freshness', 'error']) $(id).replaceChildren()
+  $('status').textContent = ''
+}
+
+function updateDownloads(view) {
+  if (!report) return
+  const query = (format) => `/reports/${report.name}?${apiQuery({ ...view, sort: serverSortable(parseSort(view.sort).column) ? view.sort : undefined }, { stream: 'true', format })}`
+  $('download-csv').href = query('csv')
+  $('download-parquet').href = query('parquet')
+}
+
+async function run(view) {
+  running?.abort()
+  const controller = new AbortController()
+  running = controller
+  const definition = report
+  $('error').replaceChildren()
+  $('status').textContent = 'Running…'
+  const { column } = parseSort(view.sort)
+  const serverSort = column && serverSortable(column)
+  const query = apiQuery({ ...view, sort: serverSort ? view.sort : undefined }, { limit: view.limit, offset: view.offset })
+  const started = performance.now()
+  try {
+    const body = await getJson(`/reports/${definition.name}?${query}`, { signal: controller.signal })
+    if (running !== controller) return
+    const ms = Math.round(performance.now() - started)
+    const whole = body.page.offset === 0 && !body.page.hasMore
+    const rows = column && !serverSort && whole ? sortRows(body.rows, body.columns, view.sort) : body.rows
+    renderTable($('table'), {
+      columns: body.columns,
+      rows,
+      sort: view.sort,
+      caption: definition.title,
+      sortable: (name) => serverSortable(name) || whole,
+      onSort: (sort) => navigate({ ...state, sort, offset: 0 }),
+      page: { ...body.page, limit: view.limit },
+      onPage: (offset) => navigate({ ...state, offset }),
+      onLimit: (limit) => navigate({ ...state, limit, offset: 0 }),
+    })
+    renderFreshness($('freshness'), { sources: body.freshness, maxStalenessSeconds: definition.maxStalenessSeconds, snapshot: body.snapshot })
+    $('snapshot').textContent = snapshotText(body.snapshot)
+    const pageNote = definition.chart && (body.page.hasMore || body.page.offset > 0) ? ' (the chart shows this page)' : ''
+    $('status').textContent = `${formatCount(body.rows.length)} rows in ${ms} ms${pageNote}`
+    await renderChart($('chart'), definition.chart, body.columns, rows)
+  } catch (error) {
+    if (running !== controller) return
+    $('status').textContent = ''
+    $('chart').__chart?.destroy()
+    $('chart').__chart = undefined
+    $('chart').replaceChildren()
+    $('table').replaceChildren()
+    showRunError(error, view)
+  } finally {
+    if (running === controller) running = null
+  }
+}
+
+function showRunError(error, view) {
+  if (error.code === 'REPORT_STALE') {
+    renderFreshness($('freshness'), {
+      sources: error.details.staleSources ?? [],
+      maxStalenessSeconds: error.details.maxStalenessSeconds,
+      refused: true,
+      onAcceptStale: () => {
+        state = { ...state, acceptStale: true }
+        writeUrl(state, { replace: true })
+        run({ ...view, acceptStale: true })
+      },
+    })
+    return
+  }
+  if (form.showServerError(error)) {
+    $('error').textContent = 'The server refused a parameter; see the field above.'
+    return
+  }
+  $('error').textContent = describeError(error)
+}
+
+$('params-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const { values, errors } = form.read()
+  const first = form.showErrors(errors)
+  if (first) {
+    form.input(first).focus()
+    $('status').textContent = ''
+    $('error').textContent = 'Check the marked parameters.'
+    return
+  }
+  // Same values again is a re-run (fresh data), not a new history entry.
+  const next = { ...state, view: 'report', report: report.name, params: values, offset: 0, acceptStale: false }
+  const same = JSON.stringify(next) === JSON.stringify({ ...state, report: report.name })
+  state = next
+  writeUrl(state, { replace: same })
+  updateDownloads(state)
+  run(state)
 })
-$('params-form').addEventListener('submit', run)
-$('params-form').addEventListener('input', updateCsvLink)
-$('params-form').addEventListener('change', updateCsvLink)
-$('api-key').addEventListener('change', loadList)
-loadList()
+
+$('params-form').addEventListener('input', () => updateDownloads({ ...state, params: form.read().values }))
+
+for (const id of ['download-csv', 'download-parquet']) {
+  // A plain link cannot send X-Api-Key: with a key the file is fetched with it and saved from a blob.
+  $(id).addEventListener('click', async (event) => {
+    const { errors } = form.read()
+    if (form.showErrors(errors)) {
+      event.preventDefault()
+      return
+    }
+    if (!apiKey()) return
+    event.preventDefault()
+    const format = id === 'download-csv' ? 'csv' : 'parquet'
+    try {
+      await download($(id).href, `${report.name}.${format}`)
+    } catch (error) {
+      $('error').textContent = `Download failed: ${describeError(error)}`
+    }
+  })
+}
+
+$('api-key').value = sessionStorage.getItem(keyStore) ?? ''
+$('api-key').addEventListener('change', async () => {
+  const key = apiKey()
+  if (key) sessionStorage.setItem(keyStore, key)
+  else sessionStorage.removeItem(keyStore)
+  await loadCatalog()
+  await apply()
+})
+
+window.addEventListener('popstate', () => {
+  state = readUrl()
+  apply()
+})
+
+await loadCatalog()
+await apply()

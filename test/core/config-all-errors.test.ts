@@ -63,7 +63,7 @@ describe('loading a config reports every problem at once', () => {
       jobs: { publish: { schedule: '0 6 * * *', timezone: 'Nowhere' } },
     })
     expect(again.map((p) => p.path).sort()).toEqual(
-      ['exports[0].schedule', 'jobs.publish.timezone', 'exports[0].tables[0].cursor', 'exports[0].tables[0].key', 'exports[1].source', 'exports[2].source', 'warehouse.piiKey'].sort(),
+      ['exports[0].schedule', 'jobs.publish.timezone', 'exports[0].tables[0].cursor', 'exports[0].tables[0].key', 'exports[1].source', 'exports[2].source', 'warehouse.pii'].sort(),
     )
   })
 

@@ -10,16 +10,17 @@ import { committed, fullTable, scratchFiles } from './fault-fixtures.ts'
 const payload = `md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text)`
 
 describe('export on a full lake disk', () => {
-  // Large chunks fill the disk while the CSV chunk is written; small ones mostly while DuckDB writes Parquet.
-  for (const chunkRows of [50_000, 2_000]) {
-    it(`fails the table with LAKE_DISK_FULL naming the path, keeps the previous state, and succeeds once space is freed (chunkRows ${chunkRows})`, async () => {
+  // Large chunks fill the disk while the CSV chunk is written; small ones mostly while DuckDB writes Parquet;
+  // with parallelism, three readers write chunks and Parquet at once when the disk fills.
+  for (const [chunkRows, parallelism] of [[50_000, 1], [2_000, 1], [20_000, 3]] as const) {
+    it(`fails the table with LAKE_DISK_FULL naming the path, keeps the previous state, and succeeds once space is freed (chunkRows ${chunkRows}, parallelism ${parallelism})`, async () => {
       const { client, schema, url } = await postgresSchema()
       await client.query(`CREATE TABLE ${schema}.t (id bigint PRIMARY KEY, payload text)`)
       await client.query(`INSERT INTO ${schema}.t SELECT g, ${payload} FROM generate_series(1, 20000) g`)
       const disk = await smallDisk(40)
       const lake = join(disk.dir, 'lake')
-      const exporter = testExporter({ sources: { s: { kind: 'postgres', url, schema } }, lakeRoot: lake })
-      const config = { source: 's', timezone: 'UTC', tables: [fullTable('t', chunkRows)] }
+      const exporter = testExporter({ sources: { s: { kind: 'postgres', url, schema, maxConnections: parallelism } }, lakeRoot: lake })
+      const config = { source: 's', timezone: 'UTC', tables: [{ ...fullTable('t', chunkRows), parallelism }] }
       expect((await exporter.runExport(config, { runId: 'before' }))[0]).toMatchObject({ status: 'committed', rows: 20_000 })
       const before = await committed(lake, 's', 't')
       const versionBefore = (await CommitLog.open(lake)).latestVersion

@@ -43,6 +43,18 @@ describe('mariadb export', () => {
     expect(blobs.rows).toEqual([{ id: 1, bl: '00FF0010', vb: '00', n: '4' }, { id: 2, bl: null, vb: null, n: null }, { id: 3, bl: '', vb: '', n: '0' }])
   })
 
+  it('exports a uuid column holding NULL (it once made the whole CSV line NULL and the read wait forever)', async () => {
+    const { connection, database, url } = await mysqlDatabase()
+    await connection.query(`CREATE TABLE ${database}.tokens (id int PRIMARY KEY, u uuid NULL, n int NULL)`)
+    await connection.query(`INSERT INTO ${database}.tokens VALUES (1, '6f1c2c1e-0d3a-4a51-9d49-1b7d3a2f8e10', 7), (2, NULL, NULL), (3, NULL, 3)`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { catalog: { kind: 'mysql', url } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'catalog', timezone: 'UTC', tables: [{ name: 'tokens', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: 'u1' })
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    const { rows } = await readExported(lake, 'catalog', 'tokens', 'id')
+    expect(rows).toEqual([{ id: 1, u: '6f1c2c1e-0d3a-4a51-9d49-1b7d3a2f8e10', n: 7 }, { id: 2, u: null, n: null }, { id: 3, u: null, n: 3 }])
+  }, 120_000)
+
   it('incremental by updated_at with lag, full replace, and duplicate rerun', async () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.items (id bigint PRIMARY KEY, name varchar(20), updated_at datetime(6) NOT NULL)`)

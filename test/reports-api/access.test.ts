@@ -31,6 +31,10 @@ describe('API keys', () => {
     expect(listed).toEqual(['top_buyers'])
     const all = (await app.inject({ url: '/reports', headers: { 'x-api-key': admin.key } })).json().reports
     expect(all.length).toBeGreaterThan(3)
+    // Reconciliation results name the keys of differing rows: a key is needed for them too.
+    expect((await app.inject('/reconciliation')).json().error.code).toBe('AUTH_REQUIRED')
+    expect((await app.inject('/reconciliation/ordering.orders')).statusCode).toBe(401)
+    expect((await app.inject({ url: '/reconciliation', headers: asReader })).statusCode).toBe(200)
     // Operations endpoints stay open for probes and scrapers.
     expect((await app.inject('/health')).statusCode).toBe(200)
     expect((await app.inject('/ready')).statusCode).toBe(200)

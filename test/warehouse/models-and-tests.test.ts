@@ -71,19 +71,3 @@ describe('data tests', () => {
     await expect(publish({ lakeRoot, warehouse, models: stale, force: true, now: () => new Date(Date.now() + 3_600_000) })).rejects.toMatchObject({ code: 'WAREHOUSE_DATA_TEST_FAILED' })
   })
 })
-
-describe('masking', () => {
-  it('hashes (keyed) or drops PII columns in current state and history', async () => {
-    const { lakeRoot, warehouse, store } = await setup({
-      pii: [{ column: 'identity.users.email', action: 'hash' }, { column: 'identity.users.phone', action: 'drop' }], piiKey: 'secret-key-1',
-    })
-    await commitExport(lakeRoot, { service: 'identity', table: 'users', mode: 'incremental', key: ['id'], parts: [`SELECT 1 AS id, 'a@x.io' AS email, '555' AS phone, 'Ann' AS name`] })
-    await publish({ lakeRoot, warehouse })
-    const [{ expected }] = await query(store, `SELECT sha256('secret-key-1' || 'a@x.io') AS expected`) as [{ expected: string }]
-    expect(await query(store, 'SELECT * FROM identity.users')).toEqual([{ id: 1, email: expected, name: 'Ann' }])
-    const history = await query(store, 'SELECT * FROM identity.users__history')
-    expect(history[0]).toMatchObject({ email: expected })
-    expect(history[0]).not.toHaveProperty('phone')
-    expect(expected).toMatch(/^[0-9a-f]{64}$/)
-  })
-})

@@ -17,7 +17,7 @@ describe('publish on a full disk', () => {
   it('fails with WAREHOUSE_DISK_FULL naming the path, leaves nothing behind, keeps N current, and publishes once space is freed', async () => {
     const lakeRoot = join(await tempDir('coldpipe-lake-'), 'lake')
     const disk = await smallDisk(48)
-    const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(disk.dir, 'wh'), pii: [], softDeletes: false }
+    const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(disk.dir, 'wh'), softDeletes: false }
     const store = new SnapshotStore(warehouse.path)
     await commitExport(lakeRoot, { service: 'catalog', table: 'items', mode: 'full', parts: ['SELECT range::INT AS id FROM range(10)'] })
     await commitExport(lakeRoot, { service: 'ordering', table: 'orders', mode: 'full', parts: ['SELECT range::INT AS id FROM range(7)'] })

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/temp-dir.ts'
 export async function setup(extra: Partial<WarehouseConfig> = {}) {
   const dir = await tempDir('coldpipe-pub-')
   const lakeRoot = join(dir, 'lake')
-  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(dir, 'wh'), pii: [], softDeletes: false, ...extra }
+  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(dir, 'wh'), softDeletes: false, ...extra }
   return { dir, lakeRoot, warehouse, store: new SnapshotStore(warehouse.path) }
 }
 
