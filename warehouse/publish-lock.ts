@@ -1,15 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ColdpipeError } from '../core/errors.ts'
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+import { isProcessAlive } from '../core/process-alive.ts'
 
 /**
  * One publisher per warehouse: `<warehouse>/publish.lock` holds the owner's pid, created exclusively.
@@ -25,7 +17,7 @@ export async function acquirePublishLock(warehousePath: string): Promise<() => P
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const owner = Number(await readFile(file, 'utf8').catch(() => ''))
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isProcessAlive(owner)) {
         throw new ColdpipeError('WAREHOUSE_PUBLISH_FAILED', `another publish is running in ${warehousePath} (pid ${owner})`, { context: { lock: file, pid: owner }, canRetry: true })
       }
       await rm(file, { force: true })

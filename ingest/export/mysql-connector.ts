@@ -29,6 +29,23 @@ function csvLineExpr(columns: SourceColumn[]): string {
   return `CONCAT(${fields.join(", ',', ")})`
 }
 
+/**
+ * A connection that hands every value over as the server's exact text (no floats for DECIMAL, no Date for
+ * DATETIME). Its errors are taken by the caller's queries; the listener keeps a late one from being uncaught.
+ */
+export function createTextConnection(url: string, connectTimeoutMs: number): mysql.Connection {
+  const connection = mysql.createConnection({
+    uri: url,
+    connectTimeout: connectTimeoutMs,
+    typeCast: (field, next) => (field.type === 'GEOMETRY' ? next() : field.string()),
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+  })
+  connection.on('error', () => undefined)
+  return connection
+}
+
 const rowsPerBatch = 2_000
 const newline = Buffer.from('\n')
 
@@ -43,16 +60,7 @@ export class MysqlConnector implements SourceConnector {
   ) {}
 
   static async connect(sourceName: string, config: SourceConfig): Promise<MysqlConnector> {
-    const connection = mysql.createConnection({
-      uri: config.url,
-      connectTimeout: config.connectTimeoutMs,
-      // Every value as the server's exact text: no floats for DECIMAL, no Date for DATETIME.
-      typeCast: (field, next) => (field.type === 'GEOMETRY' ? next() : field.string()),
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      dateStrings: true,
-    })
-    connection.on('error', () => undefined)
+    const connection = createTextConnection(config.url, config.connectTimeoutMs)
     const self = new MysqlConnector(sourceName, connection, '', config.readTimeoutMs)
     try {
       await self.query("SET time_zone = '+00:00'")

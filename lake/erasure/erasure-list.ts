@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { ColdpipeError, messageOf } from '../../core/errors.ts'
 import { writeFileAtomic } from '../atomic-file.ts'
 import type { LakeLayout } from '../lake-layout.ts'
+import { isProcessAlive } from '../../core/process-alive.ts'
 
 /**
  * One erasure request. Holds no personal data: the subject and every matched value are kept as keyed
@@ -78,7 +79,7 @@ export async function updateErasureList<T>(layout: LakeLayout, change: (doc: Era
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new ColdpipeError('LAKE_IO_FAILED', `cannot lock ${lock}: ${messageOf(error)}`, { cause: error, context: { file: lock } })
       const owner = Number(await readFile(lock, 'utf8').catch(() => ''))
-      if (!(Number.isInteger(owner) && owner > 0 && alive(owner)) || attempt > 200) await rm(lock, { force: true })
+      if (!(Number.isInteger(owner) && owner > 0 && isProcessAlive(owner)) || attempt > 200) await rm(lock, { force: true })
       else await new Promise((r) => setTimeout(r, 25))
     }
   }
@@ -89,15 +90,6 @@ export async function updateErasureList<T>(layout: LakeLayout, change: (doc: Era
     return result
   } finally {
     await rm(lock, { force: true })
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -11,12 +11,4 @@ export async function processRssBytes(pid: number): Promise<number | undefined> 
   }
 }
 
-/** Whether a process with this pid exists (a reaped child no longer does). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export { isProcessAlive } from '../../core/process-alive.ts'

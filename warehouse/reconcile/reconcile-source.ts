@@ -2,6 +2,7 @@ import mysql from 'mysql2'
 import pg from 'pg'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from '../../ingest/export/export-config.ts'
+import { createTextConnection } from '../../ingest/export/mysql-connector.ts'
 import { mapMysqlColumn, type MysqlColumnInfo } from '../../ingest/export/mysql-types.ts'
 import { mapPostgresColumn, type PgAttribute } from '../../ingest/export/postgres-types.ts'
 import { settleWithin } from '../../ingest/export/settle-within.ts'
@@ -64,15 +65,7 @@ export class ReconcileSource {
         throw sourceError(error, sourceName, 'cannot open the reconciliation read')
       }
     }
-    const connection = mysql.createConnection({
-      uri: options.url,
-      connectTimeout: config.connectTimeoutMs,
-      typeCast: (field, next) => (field.type === 'GEOMETRY' ? next() : field.string()),
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      dateStrings: true,
-    })
-    connection.on('error', () => undefined)
+    const connection = createTextConnection(options.url, config.connectTimeoutMs)
     const run = <R>(sql: string): Promise<R[]> =>
       new Promise((resolve, reject) => connection.query({ sql, timeout: config.readTimeoutMs }, (error: unknown, rows: unknown) => (error ? reject(error) : resolve(rows as R[]))))
     try {
