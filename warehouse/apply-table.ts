@@ -1,4 +1,3 @@
-import { ColdpipeError } from '../core/errors.ts'
 import { quoteIdent, quoteLiteral, type Database } from '../core/duckdb/index.ts'
 import { CommitLog } from '../lake/index.ts'
 import { keyMatch, latestPerKeySql, mergeStagedSql, readParquetSql, replaceStateSql, stateIsNewerSql } from '../transform/merge/index.ts'
@@ -35,7 +34,7 @@ export interface TableOutput {
 
 /** Temp tables a table's merge creates; dropped when it fails part-way (the publish goes on with other tables). */
 export async function dropStagingTables(db: Database): Promise<void> {
-  await db.run('DROP TABLE IF EXISTS staged_raw; DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS staged_state; DROP TABLE IF EXISTS latest; DROP TABLE IF EXISTS touched; DROP TABLE IF EXISTS next_delta')
+  await db.run('DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS staged_state; DROP TABLE IF EXISTS latest; DROP TABLE IF EXISTS touched; DROP TABLE IF EXISTS next_delta')
 }
 
 function writer(db: Database, plan: TablePlan, out: TableOutput): (part: 'state' | 'delta' | 'history', selectSql: string) => Promise<string> {
@@ -55,7 +54,7 @@ function writer(db: Database, plan: TablePlan, out: TableOutput): (part: 'state'
  */
 export async function applyTable(db: Database, lakeRoot: string, plan: TablePlan, warehouse: WarehouseConfig, out: TableOutput): Promise<{ rows: number; files?: TableFiles }> {
   if (plan.files.length === 0) return { rows: 0 }
-  await stageFiles(db, lakeRoot, plan, warehouse)
+  await stageFiles(db, lakeRoot, plan)
   const stagedColumns = await columnsOf(db, 'staged')
   const n = await countOf(db, 'staged')
   const previous = out.previous
@@ -63,8 +62,8 @@ export async function applyTable(db: Database, lakeRoot: string, plan: TablePlan
   return mergeable ? mergeOnRead(db, plan, warehouse, out, previous, stagedColumns, n) : rebuildState(db, plan, warehouse, out, stagedColumns, n)
 }
 
-/** Creates temp table `staged`: the plan's lake files with `_cp_seq` / `_cp_run_id` ordering exports, masked. */
-async function stageFiles(db: Database, lakeRoot: string, plan: TablePlan, warehouse: WarehouseConfig): Promise<void> {
+/** Creates temp table `staged`: the plan's lake files, exports with `_cp_seq` / `_cp_run_id` to order their runs. */
+async function stageFiles(db: Database, lakeRoot: string, plan: TablePlan): Promise<void> {
   const layout = new CommitLog(lakeRoot).layout
   const seqValues = plan.files.map((f) => `(${quoteLiteral(layout.absolute(f.path))}, ${plan.seq.get(f.path) ?? 0}, ${quoteLiteral(f.runId ?? '')})`).join(', ')
   const inFileSeq = plan.files.some((f) => f.columns?.some((c) => c.name === '_cp_seq'))
@@ -78,9 +77,7 @@ async function stageFiles(db: Database, lakeRoot: string, plan: TablePlan, wareh
     : `SELECT r.* EXCLUDE (filename), m.seq AS _cp_seq, m.run_id AS _cp_run_id
        FROM read_parquet([${plan.files.map((f) => quoteLiteral(layout.absolute(f.path))).join(', ')}], union_by_name = true, hive_partitioning = false, filename = true) r
        JOIN (VALUES ${seqValues}) m(file, seq, run_id) ON r.filename = m.file`
-  await db.run(`CREATE OR REPLACE TEMP TABLE staged_raw AS ${raw}`)
-  const rawColumns = await columnsOf(db, 'staged_raw')
-  await db.run(`CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM staged_raw; DROP TABLE staged_raw`)
+  await db.run(`CREATE OR REPLACE TEMP TABLE staged AS ${raw}`)
 }
 
 /** The state's rows whose key is among `latest`'s: key, version and liveness (`_cp_live`) columns only. */
