@@ -1,4 +1,3 @@
-import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ColdpipeError } from '../../core/errors.ts'
@@ -8,7 +7,7 @@ import { readErasureList } from '../../lake/erasure/index.ts'
 import { postgresSchema } from '../helpers/databases.ts'
 import { smallDisk } from '../helpers/small-disk.ts'
 import { readExported, testExporter } from '../export/export-fixtures.ts'
-import { testKeyText } from './pii-fixtures.ts'
+import { expectLakeUnchanged, testKeyText } from './pii-fixtures.ts'
 
 const payload = `md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text)`
 
@@ -36,12 +35,7 @@ describe('erasure faults', () => {
     const error = await eraseSubject({ lakeRoot: lake, rules, subject: 'bucket', value: '0' }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ColdpipeError)
     expect((error as ColdpipeError).code).toBe('LAKE_DISK_FULL')
-    await log.refresh()
-    expect(log.latestVersion).toBe(version)
-    expect([...log.activeFiles().keys()]).toEqual(before)
-    const onDisk = (await readdir(join(lake, 'raw'), { recursive: true })).map(String).filter((n) => n.endsWith('.parquet'))
-    expect(onDisk.map((n) => `raw/${n}`)).toEqual(before)
-    expect((await readdir(join(lake, '_tmp'))).filter((n) => n.endsWith('.parquet'))).toEqual([])
+    await expectLakeUnchanged(lake, log, version, before)
     const [entry] = (await readErasureList(log.layout)).entries
     expect(entry).toMatchObject({ status: 'failed', error: { code: 'LAKE_DISK_FULL' } })
 

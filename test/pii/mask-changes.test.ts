@@ -1,6 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../cli/config/index.ts'
@@ -11,7 +10,7 @@ import { postgresSchema } from '../helpers/databases.ts'
 import { smallDisk } from '../helpers/small-disk.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { readExported, testExporter } from '../export/export-fixtures.ts'
-import { findPlaintext, maskLake, testKeyText } from './pii-fixtures.ts'
+import { expectLakeUnchanged, findPlaintext, maskLake, testKeyText } from './pii-fixtures.ts'
 
 const users = { source: 'identity', timezone: 'UTC', tables: [{ name: 'users', mode: 'full', key: ['id'] }] } as never
 
@@ -109,12 +108,7 @@ describe('a rebuild on a full lake disk', () => {
     await disk.fill(300_000)
     const error = await rebuildMasking({ lakeRoot: lake, rules }).catch((e: unknown) => e)
     expect((error as ColdpipeError).code).toBe('LAKE_DISK_FULL')
-    await log.refresh()
-    expect(log.latestVersion).toBe(version)
-    expect([...log.activeFiles().keys()]).toEqual(before)
-    const onDisk = (await readdir(join(lake, 'raw'), { recursive: true })).map(String).filter((n) => n.endsWith('.parquet'))
-    expect(onDisk.map((n) => `raw/${n}`)).toEqual(before)
-    expect((await readdir(join(lake, '_tmp'))).filter((n) => n.endsWith('.parquet'))).toEqual([])
+    await expectLakeUnchanged(lake, log, version, before)
     await disk.free()
     expect((await exporter.runExport(users, { runId: 'r2' }))[0]?.error?.code).toBe('PII_MASKING_CHANGED')
 

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { onTestFinished } from 'vitest'
+import { expect, onTestFinished } from 'vitest'
 import { openDatabase, quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
+import type { CommitLog } from '../../lake/index.ts'
 import { MaskingRules, PiiKey, registerMasking, unregisterMasking, type PiiColumnRule } from '../../ingest/pii/index.ts'
 
 export const testKeyText = 'test-masking-key-0123456789abcdef'
@@ -82,4 +83,14 @@ export async function findPlaintext(values: string[], dirs: string[], files: str
 
 export async function parquetFilesUnder(dir: string): Promise<string[]> {
   return (await filesUnder(dir)).filter((f) => f.endsWith('.parquet'))
+}
+
+/** After a failed rewrite: the log did not move, the same files are active and on disk, and no temp file is left. */
+export async function expectLakeUnchanged(lake: string, log: CommitLog, version: number, activeBefore: string[]): Promise<void> {
+  await log.refresh()
+  expect(log.latestVersion).toBe(version)
+  expect([...log.activeFiles().keys()]).toEqual(activeBefore)
+  const onDisk = (await readdir(join(lake, 'raw'), { recursive: true })).map(String).filter((n) => n.endsWith('.parquet'))
+  expect(onDisk.map((n) => `raw/${n}`)).toEqual(activeBefore)
+  expect((await readdir(join(lake, '_tmp'))).filter((n) => n.endsWith('.parquet'))).toEqual([])
 }
