@@ -102,18 +102,19 @@ export function stateRelationSql(warehouseDir: string, t: Pick<TableFiles, 'stat
   return `SELECT b.* FROM ${base} b ANTI JOIN ${changed} d ON ${keyMatch('b', 'd', t.key)} UNION ALL BY NAME SELECT * FROM ${changed}`
 }
 
+/** Only CDC rows carry deletes; integration events (append-only) have no `_cp_op` / `_cp_deleted`. */
+function hasTombstones(t: Pick<TableFiles, 'kind' | 'stateColumns'>): boolean {
+  return t.kind === 'changes' && t.stateColumns.includes('_cp_op') && t.stateColumns.includes('_cp_deleted')
+}
+
 /** Which state rows the current-state view shows: all with soft deletes or without tombstone columns, else the live ones. */
 export function liveFilterSql(t: Pick<TableFiles, 'kind' | 'stateColumns'>, softDeletes: boolean): string {
-  const columns = new Set(t.stateColumns)
-  const hasDeletes = t.kind === 'changes' && columns.has('_cp_op') && columns.has('_cp_deleted')
-  return softDeletes || !hasDeletes ? 'true' : liveRowPredicate(t.kind)
+  return softDeletes || !hasTombstones(t) ? 'true' : liveRowPredicate(t.kind)
 }
 
 /** The current-state query over a state relation: `_cp_*` columns hidden, tombstones filtered unless soft deletes. */
 export function currentStateSelect(t: Pick<TableFiles, 'kind' | 'stateColumns'>, state: string, softDeletes: boolean): string {
-  const columns = new Set(t.stateColumns)
-  // Only CDC rows carry deletes; integration events (append-only) have no `_cp_op` / `_cp_deleted`.
-  const hasDeletes = t.kind === 'changes' && columns.has('_cp_op') && columns.has('_cp_deleted')
+  const hasDeletes = hasTombstones(t)
   const excluded = t.stateColumns.filter((c) => c.startsWith('_cp_') && !(softDeletes && hasDeletes && c === '_cp_deleted'))
   const exclude = excluded.length ? ` EXCLUDE (${excluded.map(quoteIdent).join(', ')})` : ''
   const filter = liveFilterSql(t, softDeletes)
