@@ -16,6 +16,19 @@ export interface MetadataInput {
 
 /** Rewrites the `coldpipe` schema (snapshot, tables, columns, freshness) and returns the table list. */
 export async function writeMetadata(db: Database, p: MetadataInput): Promise<SnapshotTable[]> {
+  // One commit for the whole schema: on a database file every autocommitted INSERT is a WAL write of its own.
+  await db.run('BEGIN TRANSACTION')
+  try {
+    const tables = await writeMetadataRows(db, p)
+    await db.run('COMMIT')
+    return tables
+  } catch (error) {
+    await db.run('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+}
+
+async function writeMetadataRows(db: Database, p: MetadataInput): Promise<SnapshotTable[]> {
   const at = p.publishedAt.toISOString()
   await db.run(`CREATE SCHEMA IF NOT EXISTS coldpipe;
     CREATE OR REPLACE TABLE coldpipe.snapshot AS SELECT ?::INTEGER AS id, ?::TIMESTAMPTZ AS published_at, ?::BIGINT AS lake_version`, [p.id, at, p.lakeVersion])

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { openDatabase, type Database } from '../core/duckdb/index.ts'
+import { openDatabase, type Database, type OpenDatabaseOptions } from '../core/duckdb/index.ts'
 import { ColdpipeError, messageOf } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import { CommitLog, type LakeFile } from '../lake/index.ts'
@@ -10,7 +10,7 @@ import { planTables, tableId, type TablePlan } from './table-plan.ts'
 import { buildModels } from './build-models.ts'
 import { isDiskFull } from '../lake/index.ts'
 import { findUnreadableFiles, quarantineFiles, type StaleTable } from './quarantine.ts'
-import { absoluteIn, createTableViews, tablesDirName } from './table-files.ts'
+import { absoluteIn, createTableViews, dropTableViews, tablesDirName } from './table-files.ts'
 import { acquirePublishLock } from './publish-lock.ts'
 import { writeMetadata } from './metadata.ts'
 import { SnapshotStore, type SnapshotManifest } from './snapshot-store.ts'
@@ -82,7 +82,11 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
   const buildPath = await store.newBuildPath()
   let db: Database | undefined
   try {
-    db = await openDatabase(buildPath, { memoryLimit: options.warehouse.memoryLimit, threads: options.warehouse.threads, errorCode: 'WAREHOUSE_PUBLISH_FAILED' })
+    const dbOptions = { memoryLimit: options.warehouse.memoryLimit, threads: options.warehouse.threads, errorCode: 'WAREHOUSE_PUBLISH_FAILED' } as const
+    // Views hold absolute paths: the previous file is a valid start only while the warehouse has not moved.
+    const opened = reusable && previous.tablesDir === join(warehouseDir, tablesDirName) ? await openCopyOf(store, previous, buildPath, dbOptions, logger) : undefined
+    const base = opened ? previous : undefined
+    db = opened ?? (await openDatabase(buildPath, dbOptions))
     const info = { configHash, filesRead: 0, rowsMerged: 0, tablesRebuilt: [] as string[], tablesMerged: [] as string[], tablesKept: 0, models: [] as string[],
       dataTests: { passed: 0, warned: 0 }, quarantined: [] as { path: string; table: string; reason: string }[], phaseMs }
     phase('plan')
@@ -114,11 +118,14 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
     const touched = new Set([...info.tablesMerged, ...info.tablesRebuilt])
     info.tablesKept = [...tables.keys()].filter((table) => !touched.has(table)).length
     const knownRows = new Map<string, number>()
-    for (const files of tables.values()) {
-      await createTableViews(db, warehouseDir, files, options.warehouse.softDeletes)
+    await db.run('BEGIN TRANSACTION')
+    for (const [table, files] of tables) {
+      if (!base || touched.has(table)) await createTableViews(db, warehouseDir, files, options.warehouse.softDeletes)
       knownRows.set(`${files.service}.${files.table}`, files.rows)
       knownRows.set(`${files.service}.${files.table}__history`, files.historyRows)
     }
+    for (const [table, files] of Object.entries(base?.tableFiles ?? {})) if (!tables.has(table)) await dropTableViews(db, files)
+    await db.run('COMMIT')
     phase('views')
     const publishedAt = now()
     const models = await buildModels(db, options.models)
@@ -169,6 +176,23 @@ async function publishLocked(options: PublishOptions): Promise<PublishResult> {
     }
     if (error instanceof ColdpipeError) throw error
     throw new ColdpipeError('WAREHOUSE_PUBLISH_FAILED', `publish failed: ${messageOf(error)}`, { cause: error })
+  }
+}
+
+/**
+ * Starts the build from a copy of the previous snapshot's file. A build from scratch is always correct, only
+ * slower, so a copy that fails or does not open (a damaged file) is logged and the build starts from an empty file.
+ */
+async function openCopyOf(store: SnapshotStore, previous: SnapshotManifest, buildPath: string, dbOptions: OpenDatabaseOptions, logger: Logger): Promise<Database | undefined> {
+  try {
+    await store.copyForBuild(previous.id, buildPath)
+    return await openDatabase(buildPath, dbOptions)
+  } catch (error) {
+    if (await isDiskFull(error, store.tmpDir)) throw error
+    await rm(buildPath, { force: true })
+    await rm(`${buildPath}.wal`, { force: true })
+    logger.warn({ err: error, snapshot: previous.id }, 'previous snapshot file not usable as a start; building the next one from scratch')
+    return undefined
   }
 }
 

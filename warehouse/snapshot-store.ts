@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { copyFile, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import { openDatabase, type Database } from '../core/duckdb/index.ts'
 import { ColdpipeError, messageOf } from '../core/errors.ts'
@@ -89,6 +90,15 @@ export class SnapshotStore {
   async newBuildPath(): Promise<string> {
     await mkdir(this.tmpDir, { recursive: true })
     return tempFileIn(this.tmpDir, '.duckdb')
+  }
+
+  /**
+   * A scratch copy of snapshot `id`'s DuckDB file to build the next one on, so the views of tables that did not
+   * change are kept as they are instead of re-bound (binding reads every file's footer). The file holds views,
+   * metadata and read models only; a copy-on-write clone where the file system has one.
+   */
+  async copyForBuild(id: number, buildPath: string): Promise<void> {
+    await copyFile(this.databasePath(id), buildPath, constants.COPYFILE_FICLONE)
   }
 
   /** The id the current pointer names, or undefined before the first publish. */

@@ -89,6 +89,13 @@ export async function createTableViews(db: Database, warehouseDir: string, t: Ta
   await db.run(`CREATE OR REPLACE VIEW ${current} AS ${currentStateSelect(t, state, softDeletes)}`)
 }
 
+/** Drops the three relations of a table no longer in the snapshot (a build that started from the previous snapshot's file). */
+export async function dropTableViews(db: Database, t: Pick<TableFiles, 'service' | 'table'>): Promise<void> {
+  const schema = quoteIdent(t.service)
+  await db.run(`DROP VIEW IF EXISTS ${schema}.${quoteIdent(t.table)}; DROP VIEW IF EXISTS ${schema}.${quoteIdent(`${t.table}__history`)};
+    DROP VIEW IF EXISTS ${stateSchema}.${quoteIdent(`${t.service}__${t.table}`)}`)
+}
+
 /**
  * The table's state (every key's newest version, tombstones included) as a query over its files: the state file
  * where the delta has no newer version of the key, then the delta. `delta` names another relation in its place
