@@ -49,6 +49,8 @@ export interface DayRow {
   /** The most run records any one job holds; never above historyKeepRuns. */
   maxRunRecordsPerJob: number
   rssMb: number
+  /** V8 heap in use; RSS growth beyond it is native (DuckDB, buffers) or allocator fragmentation. */
+  heapMb: number
   lakeBytes: number
   warehouseBytes: number
   eventsLanded: number
@@ -228,6 +230,7 @@ export async function measureDay(p: {
     publishOneTable: oneTable.length,
     publishSamples: publishMs.length,
     rssMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+    heapMb: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
     lakeBytes: Object.values(lakeBytesByDir).reduce((a, b) => a + b, 0),
     lakeBytesByDir,
     changeHistoryBytes,

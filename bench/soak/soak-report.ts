@@ -13,6 +13,7 @@ const columns: { head: string; cell: (r: DayRow) => string }[] = [
   { head: 'status ms', cell: (r) => r.statusMs.toFixed(1) },
   { head: 'small-change publish ms', cell: (r) => `${Math.round(r.publishMs)}${r.publishOneTable === r.publishSamples ? '' : ` (${r.publishOneTable}/${r.publishSamples} one-table)`}` },
   { head: 'RSS MB', cell: (r) => String(r.rssMb) },
+  { head: 'JS heap MB', cell: (r) => String(r.heapMb) },
   { head: 'lake MB', cell: (r) => mb(r.lakeBytes) },
   { head: 'of it history MB', cell: (r) => mb(r.changeHistoryBytes) },
   { head: 'awaiting retention MB', cell: (r) => mb(r.awaitingRetentionBytes) },
