@@ -27,7 +27,7 @@ import type { ChangeRecord } from './change-record.ts'
 import type { ChangeTopicConfig } from './changes-config.ts'
 import { landingError } from './landing-error.ts'
 import { deadLetterOf, decodeRecords } from './record-decoding.ts'
-import { closeLine, selectFromNdjson, writeChunks, writeLines } from './ndjson-file.ts'
+import { NdjsonChunks, selectFromNdjson, writeBuffers, writeLines } from './ndjson-file.ts'
 import { TableTypesState } from './table-types-state.ts'
 import { openTableLanding, type TableLanding } from '../pii/table-landing.ts'
 import { probeStaged } from '../pii/staging-probe.ts'
@@ -60,6 +60,12 @@ export function tableOf(topic: ChangeTopicConfig): string {
 
 /** Each retry follows a commit by another member, so this only bounds a pathological tug of war. */
 const maxWatermarkRetries = 5
+
+/** Most records carry no headers: their JSON is a constant. */
+function headersJson(headers: Record<string, string>): string {
+  for (const _ in headers) return JSON.stringify(headers)
+  return '{}'
+}
 
 function pad(offset: string): string {
   return offset.padStart(20, '0')
@@ -306,7 +312,7 @@ export class BatchLander {
     const decoder = this.decoder(config.topic)
     let fields: TypedField[] | undefined
     let tombstones = 0
-    const lines: Buffer[] = []
+    const lines = new NdjsonChunks()
     let rows = 0
     for (const record of records) {
       if (record.value === null) {
@@ -327,7 +333,8 @@ export class BatchLander {
       rows++
       const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8'))
       // The payload bytes go to the file as they are: no decoding, no parsing in JavaScript.
-      lines.push(Buffer.from(`{"o":${record.offset},"ts":${record.timestamp},"k":${key},"h":${JSON.stringify(record.headers)},"p":`), record.value.subarray(match.payloadStart, match.payloadEnd), closeLine)
+      const head = `{"o":${record.offset},"ts":${record.timestamp},"k":${key},"h":${headersJson(record.headers)},"p":`
+      lines.append(head, record.value, match.payloadStart, match.payloadEnd, '}\n')
     }
     if (!fields || rows === 0) return undefined
     // Built per batch (cheap): the plan embeds this batch's topic and partition as constants.
@@ -335,7 +342,7 @@ export class BatchLander {
     if (!plan) return undefined
     const layout = this.log.layout
     const temp = tempFileIn(layout.tmpDir, '.ndjson')
-    await writeChunks(temp, lines).catch((error: unknown) => {
+    await writeBuffers(temp, lines.buffers()).catch((error: unknown) => {
       throw landingError(error, { path: temp, topic: config.topic, partition, step: 'staging' })
     })
     await probeStaged({ path: temp, service: config.service, table: tableOf(config), kind: 'changes-ndjson' }).catch(async (error: unknown) => {

@@ -6,7 +6,7 @@ import { CommitLog } from '../../lake/index.ts'
 import { BatchLander, type LandOutcome } from './batch-lander.ts'
 import type { ChangeIngest, ChangeIngestStats, StartChangeIngestOptions } from './change-ingest-types.ts'
 import { recordBytes, type ChangeRecord } from './change-record.ts'
-import { changesDefaults, type ChangesConfig, type ChangeTopicConfig } from './changes-config.ts'
+import { changesDefaults, fetchMaxBytes, type ChangesConfig, type ChangeTopicConfig } from './changes-config.ts'
 import { IngestMetrics } from './ingest-metrics.ts'
 import { retryLanding } from './landing-retry.ts'
 import { createKafkaSource, type ChangeSource, type TopicPartition } from './kafka-source.ts'
@@ -53,7 +53,9 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   const metrics = new IngestMetrics(options.metrics ?? new Registry())
   const topics = new Map(config.topics.map((t) => [t.topic, t]))
   const log = await CommitLog.open(options.lakeRoot, { logger })
-  const db: Database = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED' })
+  // One DuckDB thread: landings already run side by side on landingConnections, and a second worker thread per
+  // statement only contends for the same two cores (alternating A/B, 360 k rows: 23 % fewer CPU-seconds, docs/ingest.md).
+  const db: Database = await openDatabase(':memory:', { errorCode: 'INGEST_FAILED', threads: 1 })
   const landingDbs = [db, ...(await Promise.all(Array.from({ length: landingConnections - 1 }, () => db.connect())))]
   const closeDbs = (): void => {
     for (const each of landingDbs.slice(1)) each.close()
@@ -101,13 +103,16 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
     return false
   }
 
+  // Below the limit by two fetches: what kafkajs already fetched when it pauses arrives after the pause.
+  const pauseAboveBytes = config.maxBufferedBytes - 2 * fetchMaxBytes(config)
+
   /** Pauses every assigned partition when landing falls behind; resumes once it has caught up. */
   const applyBackPressure = (): void => {
     const bytes = bufferedBytes()
-    if (!paused && (bytes > config.maxBufferedBytes || blocked > 0 || slowFlush())) {
+    if (!paused && (bytes > pauseAboveBytes || blocked > 0 || slowFlush())) {
       paused = true
       counters.pauses++
-      metrics.pauses.inc({ reason: bytes > config.maxBufferedBytes ? 'buffered_bytes' : blocked > 0 ? 'landing_failing' : 'slow_flush' })
+      metrics.pauses.inc({ reason: bytes > pauseAboveBytes ? 'buffered_bytes' : blocked > 0 ? 'landing_failing' : 'slow_flush' })
       source.pause(assigned)
       logger.info({ bufferedBytes: bytes }, 'landing behind: consumption paused')
       // Buffers already full are flushed now rather than waiting for their age.

@@ -1,7 +1,7 @@
 import { Kafka, logLevel as KafkaLogLevel, type Consumer, type IHeaders, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs'
 import type { Logger } from '../../core/logger.ts'
 import type { ChangeRecord } from './change-record.ts'
-import type { ChangesConfig } from './changes-config.ts'
+import { fetchMaxBytes, type ChangesConfig } from './changes-config.ts'
 
 export interface TopicPartition {
   topic: string
@@ -96,8 +96,8 @@ export function createKafkaSource(config: ChangesConfig, logger: Logger): Change
       heartbeatInterval: Math.max(100, Math.floor(config.sessionTimeoutMs / 10)),
       rebalanceTimeout: Math.max(config.sessionTimeoutMs * 2, 10_000),
       // One fetch response is the only memory the consumer holds beyond our buffers.
-      maxBytesPerPartition: Math.min(config.flushMaxBytes, 8 * 1024 * 1024),
-      maxBytes: Math.min(config.maxBufferedBytes, 32 * 1024 * 1024),
+      maxBytesPerPartition: Math.min(config.flushMaxBytes, 8 * 1024 * 1024, fetchMaxBytes(config)),
+      maxBytes: fetchMaxBytes(config),
       maxWaitTimeInMs: 250,
       retry: { retries: config.brokerRetries, initialRetryTime: 200, maxRetryTime: 5_000, restartOnFailure: async () => false },
     })

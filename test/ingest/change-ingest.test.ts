@@ -164,8 +164,8 @@ describe('change ingest through the dev broker', () => {
     await waitFor(() => ingest.stats().rowsLanded === total, { timeoutMs: 30_000, message: 'everything landed after the sink caught up' })
     const after = ingest.stats()
     expect(after.resumes).toBeGreaterThanOrEqual(1)
-    // One fetch response (bounded by maxBytes = maxBufferedBytes) may arrive on top of the limit.
-    expect(after.bufferedBytesHighWater).toBeLessThan(maxBufferedBytes * 2 + 20_000)
+    // Consumption pauses two fetches below the limit, so what was already fetched still fits under it.
+    expect(after.bufferedBytesHighWater).toBeLessThanOrEqual(maxBufferedBytes)
     const { rows } = await readCommittedRows(lake, 'slow')
     expect(rows.map((r) => r.id)).toEqual(Array.from({ length: total }, (_, i) => i))
   })

@@ -1,0 +1,25 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { NdjsonChunks, writeBuffers } from '../../ingest/changes/ndjson-file.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
+
+describe('NdjsonChunks (the fast path staging file)', () => {
+  it('keeps every byte across chunk boundaries, multi-byte heads and bodies larger than a chunk', async () => {
+    const chunks = new NdjsonChunks()
+    const expected: string[] = []
+    for (let i = 0; i < 5000; i++) {
+      // A head with 2-, 3- and 4-byte UTF-8 characters; a body cut out of the middle of a larger buffer.
+      const head = `{"k":"ключ-€-😀-${i}","p":`
+      const text = i === 2500 ? 'z'.repeat(3 << 20) : `"${'é'.repeat(i % 300)}${i}"`
+      const body = Buffer.from(`xx${text}yy`)
+      chunks.append(head, body, 2, body.length - 2, '}\n')
+      expected.push(`${head}${text}}\n`)
+    }
+    const buffers = chunks.buffers()
+    expect(buffers.length).toBeGreaterThanOrEqual(3)
+    const file = join(await tempDir(), 'staged.ndjson')
+    await writeBuffers(file, buffers)
+    expect(await readFile(file, 'utf8')).toBe(expected.join(''))
+  })
+})
