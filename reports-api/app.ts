@@ -56,6 +56,16 @@ export interface AppDeps {
 // Reconciliation results name the keys of differing rows: data, so behind the keys like reports.
 const protectedPrefixes = ['/reports', '/sql', '/reconciliation']
 
+/** Whether the path of `url` (query string ignored) is one of `prefixes` or below one. */
+function isProtected(url: string, prefixes: readonly string[]): boolean {
+  const end = url.indexOf('?')
+  const path = end < 0 ? url : url.slice(0, end)
+  for (const prefix of prefixes) {
+    if (path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* / */)) return true
+  }
+  return false
+}
+
 /** The reports API as a fastify instance (not listening); `app.close()` closes its snapshots. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps
@@ -120,17 +130,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('caller', null)
   installErrorHandling(app)
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: each async hook costs a promise and a microtask turn on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    const path = request.url.split('?')[0] ?? ''
-    if (!prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return
-    request.caller = admitCaller(access, rateLimiter, request.headers['x-api-key'], request.ip)
+    if (!isProtected(request.url, prefixes)) return done()
+    try {
+      request.caller = admitCaller(access, rateLimiter, request.headers['x-api-key'], request.ip)
+    } catch (error) {
+      return done(error as Error)
+    }
+    done()
   })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
     request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), caller: request.caller?.name }, 'request')
+    done()
   })
   app.addHook('onClose', async () => {
     await Promise.all([pool.close(), workers.close()])

@@ -14,6 +14,7 @@ import { streamFailure, streamQuery } from './result-stream.ts'
 import { StreamQuota } from './stream-quota.ts'
 import type { CachedResult, ResultCache } from './result-cache.ts'
 import type { SnapshotLease, SnapshotPool } from './snapshot-pool.ts'
+import type { SnapshotManifest } from '../warehouse/snapshot-store.ts'
 
 export interface ReportRequest {
   name: string
@@ -81,6 +82,35 @@ export function wantsStream(query: Record<string, unknown>): boolean {
   return parseBoolean(single(query, 'stream'))
 }
 
+/** A report's sources in one snapshot, and the headers that follow from them alone. */
+interface SourcesView {
+  sources: { entry: SourceFreshness; time: number }[]
+  dataAsOf: string | undefined
+  headers: Record<string, string>
+}
+
+const closingBrace = Buffer.from('}')
+
+function etagOf(key: string): string {
+  return `W/"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`
+}
+
+/** The sources' freshness now: what snapshotFreshness + reportSources answer, lags as of `now`. */
+function freshnessAt(view: SourcesView, now: number): SourceFreshness[] {
+  return view.sources.map(({ entry, time }) => ({ ...entry, lagSeconds: Math.max(0, Math.round((now - time) / 1000)) }))
+}
+
+function lagSignature(freshness: SourceFreshness[], stale: boolean): string {
+  let signature = stale ? 's' : ''
+  for (const entry of freshness) signature += `,${entry.lagSeconds}`
+  return signature
+}
+
+/** Snapshot and freshness headers (a fresh object: callers add to it). */
+function snapshotHeaders(view: SourcesView, stale: boolean): Record<string, string> {
+  return stale ? { ...view.headers, 'x-coldpipe-stale': 'true' } : { ...view.headers }
+}
+
 /** Collects a small stream into one Buffer (a Parquet page is written by DuckDB, then answered whole). */
 class BufferSink extends Writable {
   readonly parts: Buffer[] = []
@@ -97,6 +127,8 @@ export class ReportService {
   readonly streamQuota: StreamQuota
   /** Running streams' stop switches, so shutdown does not wait for a client that stopped reading. */
   private readonly activeStreams = new Set<AbortController>()
+  /** Per snapshot manifest and report definition (both replaced, never mutated, when they change). */
+  private readonly views = new WeakMap<SnapshotManifest, WeakMap<ReportDefinition, SourcesView>>()
 
   constructor(
     private readonly deps: {
@@ -146,13 +178,14 @@ export class ReportService {
     const lease = await this.pickSnapshot(request.query)
     try {
       const manifest = lease.manifest
-      const { headers, freshness } = this.snapshotHeaders(lease, definition, acceptStale)
+      const view = this.sourcesView(manifest, definition)
+      const freshness = freshnessAt(view, Date.now())
+      const stale = this.checkStale(definition, manifest, freshness, acceptStale)
       const key = this.cacheKey(manifest.id, definition, params, format, paging)
-      const etag = `W/"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`
-      headers.etag = etag
-      headers['cache-control'] = 'private, no-cache'
+      // A hit's ETag was hashed when it was computed: hashing the key again per request was a tenth of a hit's work.
+      const etag = this.deps.cache.peek(key)?.memo?.etag ?? etagOf(key)
       if (request.ifNoneMatch && request.ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
-        return { status: 304, headers }
+        return { status: 304, headers: { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache' } }
       }
       let result = this.deps.cache.get(key)
       if (result) this.deps.metrics.cacheHits.inc({ report: definition.name })
@@ -164,7 +197,12 @@ export class ReportService {
           pending = this.deps.limiter
             .run(() => this.compute(lease, definition, params, paging, format))
             .then((computed) => {
-              const fresh = { body: computed.body, contentType: contentTypes[format], meta: { columns: computed.columns, page: computed.page } }
+              const fresh: CachedResult = {
+                body: computed.body,
+                contentType: contentTypes[format],
+                meta: { columns: computed.columns, page: computed.page },
+                memo: { etag },
+              }
               if (this.deps.config.cacheMaxBytes > 0) this.deps.cache.set(key, fresh)
               return fresh
             })
@@ -173,46 +211,65 @@ export class ReportService {
         } else this.deps.metrics.cacheHits.inc({ report: definition.name })
         result = await pending
       }
-      headers['content-type'] = result.contentType
-      const page = result.meta.page as EncodedResult['page']
-      if (page.returned >= 0) headers['x-coldpipe-rows'] = String(page.returned)
-      if (format === 'csv' || format === 'parquet') headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`
+      // Headers and envelope change only when a source's lag (whole seconds) does: built once per second per
+      // entry, not per request, and the rows are never decoded and re-encoded.
+      const signature = lagSignature(freshness, stale)
+      const memo = (result.memo ??= { etag })
+      if (memo.signature !== signature || !memo.headers) {
+        const headers: Record<string, string> = { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache', 'content-type': result.contentType }
+        const page = result.meta.page as EncodedResult['page']
+        if (page.returned >= 0) headers['x-coldpipe-rows'] = String(page.returned)
+        if (format === 'csv' || format === 'parquet') headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`
+        const envelope =
+          format === 'json' ? Buffer.from(`${this.envelope(definition, manifest, view.dataAsOf, freshness, params, result.meta.columns as ColumnInfo[], page).slice(0, -1)},"rows":`) : undefined
+        Object.assign(memo, { signature, headers, envelope })
+      }
+      const headers = memo.headers!
       if (format !== 'json') return { status: 200, headers, body: result.body }
-      const envelope = this.envelope(definition, manifest, freshness, params, result.meta.columns as ColumnInfo[], page)
-      return { status: 200, headers, body: `${envelope.slice(0, -1)},"rows":${result.body.toString('utf8')}}` }
+      return { status: 200, headers, body: Buffer.concat([memo.envelope!, result.body, closingBrace]) }
     } finally {
       lease.release()
     }
   }
 
-  /** Snapshot and freshness headers; throws REPORT_STALE when a source is staler than the report allows. */
-  private snapshotHeaders(lease: SnapshotLease, definition: ReportDefinition, acceptStale: boolean): { headers: Record<string, string>; freshness: SourceFreshness[] } {
-    const manifest = lease.manifest
-    const freshness = reportSources(snapshotFreshness(manifest), definition.sql, definition.sources)
-    const dataAsOf = oldestAsOf(freshness)
-    const headers: Record<string, string> = {
-      'x-coldpipe-snapshot': String(manifest.id),
-      'x-coldpipe-snapshot-published-at': manifest.publishedAt,
-      vary: 'Accept, X-Coldpipe-Accept-Stale',
-    }
-    if (dataAsOf) headers['x-coldpipe-data-as-of'] = dataAsOf
-    if (definition.maxStalenessSeconds !== undefined) {
-      const stale = freshness.filter((entry) => entry.lagSeconds > definition.maxStalenessSeconds!)
-      if (stale.length > 0 && !acceptStale) {
-        throw new ColdpipeError(
-          'REPORT_STALE',
-          `report ${definition.name} allows data at most ${definition.maxStalenessSeconds} s old, but ${stale.map((s) => `${s.source} is ${s.lagSeconds} s old`).join(', ')}; pass acceptStale=true (or header X-Coldpipe-Accept-Stale: true) to get it anyway`,
-          { context: { report: definition.name, snapshot: manifest.id, maxStalenessSeconds: definition.maxStalenessSeconds, staleSources: stale } },
-        )
+  /** The report's sources in this snapshot, without their lags (those depend on the time): once per snapshot and report version. */
+  private sourcesView(manifest: SnapshotManifest, definition: ReportDefinition): SourcesView {
+    let byDefinition = this.views.get(manifest)
+    if (!byDefinition) this.views.set(manifest, (byDefinition = new WeakMap()))
+    let view = byDefinition.get(definition)
+    if (!view) {
+      const sources = reportSources(snapshotFreshness(manifest), definition.sql, definition.sources)
+      const dataAsOf = oldestAsOf(sources)
+      const headers: Record<string, string> = {
+        'x-coldpipe-snapshot': String(manifest.id),
+        'x-coldpipe-snapshot-published-at': manifest.publishedAt,
+        vary: 'Accept, X-Coldpipe-Accept-Stale',
       }
-      if (stale.length > 0) headers['x-coldpipe-stale'] = 'true'
+      if (dataAsOf) headers['x-coldpipe-data-as-of'] = dataAsOf
+      view = { sources: sources.map((entry) => ({ entry, time: Date.parse(entry.asOf) })), dataAsOf, headers }
+      byDefinition.set(definition, view)
     }
-    return { headers, freshness }
+    return view
+  }
+
+  /** Throws REPORT_STALE when a source is staler than the report allows; true when stale data is answered anyway. */
+  private checkStale(definition: ReportDefinition, manifest: SnapshotManifest, freshness: SourceFreshness[], acceptStale: boolean): boolean {
+    if (definition.maxStalenessSeconds === undefined) return false
+    const stale = freshness.filter((entry) => entry.lagSeconds > definition.maxStalenessSeconds!)
+    if (stale.length > 0 && !acceptStale) {
+      throw new ColdpipeError(
+        'REPORT_STALE',
+        `report ${definition.name} allows data at most ${definition.maxStalenessSeconds} s old, but ${stale.map((s) => `${s.source} is ${s.lagSeconds} s old`).join(', ')}; pass acceptStale=true (or header X-Coldpipe-Accept-Stale: true) to get it anyway`,
+        { context: { report: definition.name, snapshot: manifest.id, maxStalenessSeconds: definition.maxStalenessSeconds, staleSources: stale } },
+      )
+    }
+    return stale.length > 0
   }
 
   private envelope(
     definition: ReportDefinition,
-    manifest: SnapshotLease['manifest'],
+    manifest: SnapshotManifest,
+    dataAsOf: string | undefined,
     freshness: SourceFreshness[],
     params: BoundParams,
     columns: ColumnInfo[],
@@ -222,7 +279,7 @@ export class ReportService {
       report: definition.name,
       title: definition.title,
       snapshot: { id: manifest.id, publishedAt: manifest.publishedAt },
-      dataAsOf: oldestAsOf(freshness) ?? null,
+      dataAsOf: dataAsOf ?? null,
       freshness,
       params: params.normalized,
       columns,
@@ -260,7 +317,8 @@ export class ReportService {
     const lease = await this.pickSnapshot(request.query)
     let releaseQuota: (() => void) | undefined
     try {
-      const { headers } = this.snapshotHeaders(lease, definition, acceptStale)
+      const view = this.sourcesView(lease.manifest, definition)
+      const headers = snapshotHeaders(view, this.checkStale(definition, lease.manifest, freshnessAt(view, Date.now()), acceptStale))
       releaseQuota = this.streamQuota.acquire(quotaKey)
       headers['content-type'] = contentTypes[format]
       headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`

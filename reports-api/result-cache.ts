@@ -4,6 +4,12 @@ export interface CachedResult {
   contentType: string
   /** Values that go into the JSON envelope or headers and do not depend on request time. */
   meta: Record<string, unknown>
+  /**
+   * Derived once and reused by every hit (report-service.ts): the ETag of the entry's key, and the headers and
+   * JSON envelope last answered with, valid while the freshness lags they were built for (`signature`) hold.
+   * Small next to `body` (headers and an envelope without rows), so not counted against the cache's bytes.
+   */
+  memo?: { etag: string; signature?: string; headers?: Record<string, string>; envelope?: Buffer }
 }
 
 /**
@@ -18,6 +24,11 @@ export class ResultCache {
 
   get size(): { entries: number; bytes: number } {
     return { entries: this.entries.size, bytes: this.bytes }
+  }
+
+  /** The entry without marking it used (a conditional request answered 304 does not read it). */
+  peek(key: string): CachedResult | undefined {
+    return this.entries.get(key)
   }
 
   get(key: string): CachedResult | undefined {

@@ -3,10 +3,12 @@
  *   node --import tsx bench/api/api-bench.ts [--seconds 5]
  * - cached vs uncached report (32 connections): requests/s, p50, p99;
  * - p50 of GET /reports/x (uncached, one connection) vs the same query run directly with core/duckdb;
- * - requests/s of a cached report vs a fastify hello-world route (32 connections).
+ * - requests/s of a cached report vs a fastify hello-world route (32 connections), and each server's CPU per
+ *   request over that run (from /proc; what the req/s ratio tends to when each server has a core to itself).
  * Each server runs as its own process (api-server-process.ts), as a user runs `coldpipe serve`; autocannon and
  * the direct DuckDB baseline run in this process.
  */
+import { openSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,7 +19,7 @@ import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
 import { buildBenchSnapshot } from '../helpers/build-snapshot.ts'
 
 interface CannonResult {
-  requests: { average: number }
+  requests: { average: number; total: number }
   latency: { p50: number; p99: number }
   non2xx: number
   errors: number
@@ -69,16 +71,48 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!
 }
 
-/** Starts one server process and resolves with its URL; registers its stop in `closers`. */
-async function serverProcess(closers: (() => Promise<void> | void)[], ...args: string[]): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'api-server-process.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** CPU milliseconds (user, system) a process has used so far, from /proc (Linux). */
+function cpuMs(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  const tick = 10 // USER_HZ is 100 on Linux
+  return { user: Number(fields[11]) * tick, system: Number(fields[12]) * tick }
+}
+
+interface ServerRun extends CannonResult {
+  /** Server CPU per answered request, µs (user + system, and user alone): load on other cores barely moves it. */
+  cpuUsPerRequest: number
+  userUsPerRequest: number
+}
+
+/** One autocannon run against a server process, with the server's CPU per request over the run. */
+async function measured(server: Server, path: string, connections: number): Promise<ServerRun> {
+  const before = cpuMs(server.pid)
+  const result = await cannon(`${server.url}${path}`, connections)
+  const after = cpuMs(server.pid)
+  const requests = result.requests.total
+  return {
+    ...result,
+    cpuUsPerRequest: ((after.user + after.system - before.user - before.system) * 1000) / requests,
+    userUsPerRequest: ((after.user - before.user) * 1000) / requests,
+  }
+}
+
+interface Server {
+  url: string
+  pid: number
+}
+
+/** Starts one server process (its stderr, the request log, to a file in `dir`); registers its stop in `closers`. */
+async function serverProcess(closers: (() => Promise<void> | void)[], ...args: string[]): Promise<Server> {
+  const log = openSync(join(dir, `server-${args[0]}.log`), 'w')
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'api-server-process.ts'), ...args], { stdio: ['ignore', 'pipe', log] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   closers.push(async () => {
     child.kill('SIGTERM')
     await exited
   })
-  for await (const line of createInterface({ input: child.stdout! })) return (JSON.parse(line) as { url: string }).url
-  throw new Error(`server process ${args[0]} exited before listening`)
+  for await (const line of createInterface({ input: child.stdout! })) return { url: (JSON.parse(line) as { url: string }).url, pid: child.pid! }
+  throw new Error(`server process ${args[0]} exited before listening (see ${join(dir, `server-${args[0]}.log`)})`)
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'coldpipe-api-bench-'))
@@ -91,9 +125,9 @@ try {
   await mkdir(reportsDir)
   await writeFile(join(reportsDir, 'top_buyers.sql'), report)
   const warehouseDir = join(dir, 'warehouse')
-  const cached = { url: await serverProcess(closers, 'cached', warehouseDir, reportsDir) }
-  const uncached = { url: await serverProcess(closers, 'uncached', warehouseDir, reportsDir) }
-  const helloUrl = `${await serverProcess(closers, 'hello')}/hello`
+  const cached = await serverProcess(closers, 'cached', warehouseDir, reportsDir)
+  const uncached = await serverProcess(closers, 'uncached', warehouseDir, reportsDir)
+  const hello = await serverProcess(closers, 'hello')
   const path = '/reports/top_buyers?top=20'
 
   // Direct baseline: the SQL the API runs, on the same snapshot, sequentially, through core/duckdb.
@@ -122,8 +156,8 @@ try {
   // The serial run goes first: after a 32-connection run of a slow query the server still drains queued work.
   const uncachedSerial = await cannon(`${uncached.url}${path}`, 1)
   await cannon(`${cached.url}${path}`, 4) // warm-up
-  const cachedRun = await cannon(`${cached.url}${path}`, 32)
-  const helloRun = await cannon(helloUrl, 32)
+  const cachedRun = await measured(cached, path, 32)
+  const helloRun = await measured(hello, '/hello', 32)
   const uncachedRun = await cannon(`${uncached.url}${path}`, 32)
 
   const directP50 = median(direct)
@@ -136,16 +170,23 @@ try {
     ['uncached GET /reports/x, serial (interleaved)', '-', apiP50.toFixed(2), '-'],
     ['fastify hello world, 32 conns', helloRun.requests.average.toFixed(0), String(helloRun.latency.p50), String(helloRun.latency.p99)],
   ]
-  console.log(`\nreports API benchmark (${orders} orders, ${seconds} s per run, node ${process.version})\n`)
+  const logLevel = process.env.COLDPIPE_LOG_LEVEL ?? 'info'
+  console.log(`\nreports API benchmark (${orders} orders, ${seconds} s per run, node ${process.version}, report servers log at ${logLevel}, load ${readFileSync('/proc/loadavg', 'utf8').trim()})\n`)
   console.log('| run | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|')
   for (const row of rows) console.log(`| ${row.join(' | ')} |`)
   const ratios: [string, number, string, boolean][] = [
     ['p50 uncached GET /reports/x / p50 direct query (serial, interleaved)', apiP50 / directP50, '≤ 1.2', apiP50 / directP50 <= 1.2],
     ['cached report req/s / hello world req/s', cachedRun.requests.average / helloRun.requests.average, '≥ 0.5', cachedRun.requests.average / helloRun.requests.average >= 0.5],
     ['cached / uncached req/s (32 conns)', cachedRun.requests.average / uncachedRun.requests.average, 'info', true],
+    // What the req/s ratio tends to on an idle machine, where each server is bound by its own CPU.
+    ['server CPU per request: hello world / cached report', helloRun.cpuUsPerRequest / cachedRun.cpuUsPerRequest, 'info', true],
   ]
   console.log('\n| ratio | value | target | met |\n|---|---:|---|---|')
   for (const [name, value, target, met] of ratios) console.log(`| ${name} | ${value.toFixed(2)} | ${target} | ${met ? 'yes' : 'NO'} |`)
+  console.log('\n| server CPU per request, 32 conns | µs (user + system) | µs user |\n|---|---:|---:|')
+  for (const [name, run] of [['cached report', cachedRun], ['fastify hello world', helloRun]] as const) {
+    console.log(`| ${name} | ${run.cpuUsPerRequest.toFixed(1)} | ${run.userUsPerRequest.toFixed(1)} |`)
+  }
 } finally {
   for (const close of closers.reverse()) await close()
   await rm(dir, { recursive: true, force: true })

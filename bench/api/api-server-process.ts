@@ -2,7 +2,8 @@
  * One server of the API benchmark as its own process, so the load generator (autocannon, in the bench's
  * process) does not share its event loop, as with a real client:
  *   node --import tsx bench/api/api-server-process.ts <cached|uncached|hello> [warehouseDir reportsDir]
- * Prints `{"url": ...}` on stdout once listening; exits on SIGTERM.
+ * Prints `{"url": ...}` on stdout once listening; exits on SIGTERM. The report servers log as `coldpipe serve`
+ * does (pino at info to stderr); the hello-world server is a bare fastify() as the issue states it.
  */
 import { Value } from '@sinclair/typebox/value'
 import Fastify from 'fastify'
@@ -30,7 +31,9 @@ if (kind === 'hello') {
     snapshots: new SnapshotStore(warehouseDir),
     reportsDir,
     config,
-    logger: createLogger({ level: 'silent' }),
+    // As shipped (`coldpipe serve`): level info unless COLDPIPE_LOG_LEVEL says otherwise, one JSON line per
+    // request to stderr, which the bench sends to a file as a service manager would.
+    logger: createLogger(),
     metrics: createMetricsRegistry({ defaultMetrics: false }),
   })
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`)
