@@ -18,9 +18,9 @@
  *   REPORT_FORMAT_UNSUPPORTED before anything is written.
  * `streamThroughFifo` is the pipe half alone, for a COPY that runs in another process (a /sql worker).
  * Back-pressure: `duckdb` reads the pipe only while `sink` accepts data, so DuckDB blocks on a full pipe
- * (64 KiB); `chunks` pulls the next chunk only after `sink` drained.
+ * (1 MiB, see widenPipe); `chunks` pulls the next chunk only after `sink` drained.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -232,6 +232,7 @@ async function pipeFifo(dir: string, format: StreamFormat, sink: Writable, watch
     // Non-blocking opens: a blocking open of a FIFO would hold a libuv thread until DuckDB opened the other end.
     const readEnd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
     keepOpen = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK)
+    widenPipe(readEnd)
     source = new Socket({ fd: readEnd, readable: true, writable: false })
     const reader = source
     const drained = new Promise<void>((resolve, reject) => {
@@ -266,6 +267,28 @@ async function pipeFifo(dir: string, format: StreamFormat, sink: Writable, watch
   } finally {
     closeKeep()
     await rm(path, { force: true }).catch(() => undefined)
+  }
+}
+
+/**
+ * A Linux pipe holds 64 KiB: DuckDB blocks on each 64 KiB write until Node has read it, so its thread and
+ * Node's hand the CPU to each other about 10,000 times per 600 MB of CSV (32,000 context switches per
+ * 10 M rows, measured). With 1 MiB (the unprivileged maximum, /proc/sys/fs/pipe-max-size) DuckDB writes
+ * ahead while Node sends: 13,000 switches and about 1 CPU-s (a fifth of the server's work) less per 10 M rows
+ * (docs/benchmarks.md). Node has no fcntl, so perl (perl-base is essential in Debian/Ubuntu, node:20-slim too) sets
+ * F_SETPIPE_SZ through its stdin, a copy of our read end. Not awaited: the size may change while DuckDB
+ * writes. Where it cannot (no perl, the per-user pipe quota used up) the pipe keeps 64 KiB: slower, not wrong.
+ */
+const pipeBytes = 1024 * 1024
+const setPipeSize = 1031 // F_SETPIPE_SZ, linux/fcntl.h
+
+function widenPipe(fd: number): void {
+  if (process.platform !== 'linux') return
+  try {
+    const child = spawn('perl', ['-e', `fcntl(STDIN, ${setPipeSize}, ${pipeBytes}) or exit 1`], { stdio: [fd, 'ignore', 'ignore'] })
+    child.once('error', () => undefined)
+  } catch {
+    // spawn itself failed (e.g. out of processes): keep the default size.
   }
 }
 
