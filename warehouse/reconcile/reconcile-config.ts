@@ -22,6 +22,8 @@ export const reconcileDefaults = {
   maxReportedSegments: 20,
   /** Least time between two statements on a source (rate limit); 0 for none. */
   minQueryIntervalMs: 0,
+  /** Connections to a PostgreSQL source, in one shared snapshot, that split the checksum pass of a table. */
+  sourceConnections: 2,
 } as const
 
 export const ReconcileConfigSchema = Type.Object(
@@ -46,13 +48,14 @@ export const ReconcileConfigSchema = Type.Object(
     maxReportedKeys: Type.Integer({ minimum: 0, default: reconcileDefaults.maxReportedKeys }),
     maxReportedSegments: Type.Integer({ minimum: 0, default: reconcileDefaults.maxReportedSegments }),
     minQueryIntervalMs: Type.Integer({ minimum: 0, default: reconcileDefaults.minQueryIntervalMs }),
+    sourceConnections: Type.Integer({ minimum: 1, maximum: 16, default: reconcileDefaults.sourceConnections }),
   },
   { additionalProperties: false },
 )
 export type ReconcileConfig = Static<typeof ReconcileConfigSchema>
 
 /** The tuning part of the config, as one table's comparison uses it. */
-export type ReconcileSettings = Pick<ReconcileConfig, 'lagSeconds' | 'segments' | 'segmentRows' | 'fanOut' | 'leafRows' | 'maxDepth' | 'maxFetchRows' | 'maxTooNewKeys' | 'maxReportedKeys' | 'maxReportedSegments' | 'minQueryIntervalMs'>
+export type ReconcileSettings = Pick<ReconcileConfig, 'lagSeconds' | 'segments' | 'segmentRows' | 'fanOut' | 'leafRows' | 'maxDepth' | 'maxFetchRows' | 'maxTooNewKeys' | 'maxReportedKeys' | 'maxReportedSegments' | 'minQueryIntervalMs' | 'sourceConnections'>
 
 /** Settings with defaults filled in for whatever the config left out. */
 export function reconcileSettings(config: Partial<ReconcileConfig> | undefined): ReconcileConfig {

@@ -14,6 +14,7 @@ import { reconcileSettings, type ReconcileConfig } from './reconcile-config.ts'
 import { resultsDir, saveResult, type ReconcileTableResult } from './reconcile-result.ts'
 import { ReconcileSource } from './reconcile-source.ts'
 import { compareTable, type Cutoff } from './reconcile-table.ts'
+import { segmentCache } from './segment-cache.ts'
 
 export interface ReconcileRunOptions {
   sources: Record<string, SourceConfig>
@@ -75,6 +76,7 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
   // Not the readers' sandbox: coldpipe's own queries, which need the session in UTC (timestamps inside lists).
   const db = await openDatabase(store.databasePath(manifest.id), { readOnly: true, memoryLimit: options.warehouse.memoryLimit, threads: options.warehouse.threads, errorCode: 'RECONCILE_FAILED' })
   await db.run("SET TimeZone = 'UTC'")
+  const engine = `duckdb ${(await db.all<{ v: string }>('SELECT version() AS v'))[0]?.v ?? ''}`
   const results: ReconcileTableResult[] = []
   try {
     for (const files of tables) {
@@ -174,6 +176,7 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
       ...(whColumns.has('_cp_deleted') ? { warehouseWhere: 'NOT coalesce(_cp_deleted, false)' } : {}),
       ...(tableConfig?.where ? { sourceWhere: tableConfig.where } : {}),
       key: key as CompareColumn[], columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: config, ...(options.signal ? { signal: options.signal } : {}), logger,
+      warehouseCache: segmentCache(options.warehouse.path, source.sourceName, files, engine),
     })
     const differs = outcome.segments.length > 0 || outcome.unresolvedSegments > 0 || outcome.missingCount + outcome.extraCount + outcome.differentCount > 0
     const sampleKeys = [...outcome.missing, ...outcome.extra, ...outcome.different].slice(0, config.maxReportedKeys).map((r) => r.key)

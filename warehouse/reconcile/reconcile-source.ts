@@ -30,6 +30,8 @@ export class ReconcileSource {
   /** Rows the source sent back: aggregate rows and fetched rows, for the bounded-cost report. */
   readonly transferred = { aggregateRows: 0, rows: 0, keys: 0, queries: 0 }
   private lastQueryAt = 0
+  /** Further connections in the same snapshot (PostgreSQL), for splitting the first pass; see `withWorkers`. */
+  private workers: pg.Client[] = []
 
   private constructor(
     readonly sourceName: string,
@@ -50,13 +52,7 @@ export class ReconcileSource {
       client.on('error', () => undefined)
       try {
         await client.connect()
-        // The same session settings as the export: exact ISO text in UTC, shortest-exact floats.
-        await client.query("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1")
-        // The planner guesses a group per row for the segment expression: it would sort the whole table on disk
-        // (600 MB of temp files for 10M rows, measured) and JIT-compile the hash expression. A hash aggregate
-        // over ~1,000 segments needs neither; parallel workers take part when the server has cores to spare.
-        await client.query('SET enable_sort = off; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0').catch(() => undefined)
-        await client.query('SET jit = off').catch(() => undefined)
+        await prepareSession(client)
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
         const at = (await client.query<{ at: Date }>('SELECT now() AS at')).rows[0]!.at.toISOString()
         return new ReconcileSource(sourceName, config, options, client, undefined, config.schema ?? 'public', at)
@@ -81,6 +77,38 @@ export class ReconcileSource {
     }
   }
 
+  /**
+   * Up to `count` connections reading the same snapshot (the first one is this source's own), for statements that
+   * split one pass between them. PostgreSQL shares the snapshot (pg_export_snapshot); where it cannot (MariaDB, a
+   * server refusing the export), there is one. Opened once and kept until close.
+   */
+  async connections(count: number): Promise<number> {
+    if (!this.pgClient || count <= 1) return 1
+    if (this.workers.length >= count - 1) return count
+    let snapshot: string
+    try {
+      snapshot = (await this.pgClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id
+    } catch {
+      return 1 + this.workers.length
+    }
+    while (this.workers.length < count - 1) {
+      const client = new pg.Client({ connectionString: this.options.url, connectionTimeoutMillis: this.config.connectTimeoutMs })
+      client.on('error', () => undefined)
+      try {
+        await client.connect()
+        await prepareSession(client)
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+        await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`)
+      } catch {
+        // One connection fewer (connection limit, a standby that cannot import): the pass is only slower.
+        await settleWithin(client.end(), 2_000)
+        break
+      }
+      this.workers.push(client)
+    }
+    return 1 + this.workers.length
+  }
+
   get kind(): 'postgres' | 'mysql' {
     return this.config.kind
   }
@@ -90,7 +118,7 @@ export class ReconcileSource {
   }
 
   /** Runs a statement under the rate limit; every value comes back as text. */
-  async query(sql: string, what: string, kind: 'aggregate' | 'rows' | 'keys' | 'catalog' = 'catalog', params: unknown[] = []): Promise<TextRow[]> {
+  async query(sql: string, what: string, kind: 'aggregate' | 'rows' | 'keys' | 'catalog' = 'catalog', params: unknown[] = [], connection = 0): Promise<TextRow[]> {
     const wait = this.lastQueryAt + this.options.minQueryIntervalMs - Date.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     this.lastQueryAt = Date.now()
@@ -98,7 +126,8 @@ export class ReconcileSource {
     let rows: TextRow[]
     try {
       if (this.pgClient) {
-        const result = await this.pgClient.query<TextRow>({ text: sql, values: params, query_timeout: this.config.readTimeoutMs, types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig)
+        const client = connection > 0 ? this.workers[connection - 1] ?? this.pgClient : this.pgClient
+        const result = await client.query<TextRow>({ text: sql, values: params, query_timeout: this.config.readTimeoutMs, types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig)
         rows = result.rows
       } else {
         rows = await new Promise<TextRow[]>((resolve, reject) =>
@@ -112,6 +141,19 @@ export class ReconcileSource {
     if (kind === 'rows') this.transferred.rows += rows.length
     if (kind === 'keys') this.transferred.keys += rows.length
     return rows
+  }
+
+  /** Whether a valid b-tree index of the table starts with `column` (PostgreSQL): key-range scans come from it. */
+  async leadsAnIndex(table: string, column: string): Promise<boolean> {
+    if (this.kind !== 'postgres') return false
+    const rows = await this.query(
+      `SELECT 1 AS found FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+       WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND am.amname = 'btree' AND i.indisvalid AND i.indpred IS NULL LIMIT 1`,
+      `cannot describe ${table}`, 'catalog', [this.schema, table, column],
+    )
+    return rows.length > 0
   }
 
   /** The table's columns as the export maps them, or undefined when the table does not exist. */
@@ -161,6 +203,10 @@ export class ReconcileSource {
 
   async close(): Promise<void> {
     // Ending the connection ends the read-only transaction.
+    for (const client of this.workers.splice(0)) {
+      await settleWithin(client.end(), 5_000)
+      ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+    }
     if (this.pgClient) {
       await settleWithin(this.pgClient.end(), 5_000)
       ;(this.pgClient as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
@@ -171,4 +217,14 @@ export class ReconcileSource {
       connection.destroy()
     }
   }
+}
+
+async function prepareSession(client: pg.Client): Promise<void> {
+  // The same session settings as the export: exact ISO text in UTC, shortest-exact floats.
+  await client.query("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1")
+  // The planner guesses a group per row for the segment expression: it would sort the whole table on disk
+  // (600 MB of temp files for 10M rows, measured) and JIT-compile the hash expression. A hash aggregate
+  // over ~1,000 segments needs neither, and the per-segment range scans must come from the key's index.
+  await client.query('SET enable_sort = off; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0').catch(() => undefined)
+  await client.query('SET jit = off').catch(() => undefined)
 }
