@@ -10,11 +10,13 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
 import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
 import { buildBenchSnapshot } from '../helpers/build-snapshot.ts'
+import { orderLinesSql } from './order-lines-sql.ts'
 
 function arg(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`)
@@ -36,15 +38,7 @@ if (!existsSync(join(dir, 'done'))) {
   await mkdir(reportsDir, { recursive: true })
   await buildBenchSnapshot(new SnapshotStore(warehouseDir), {
     service: 'ordering', table: 'order_lines', rows,
-    createSql: `
-      CREATE SCHEMA ordering;
-      CREATE TABLE ordering.order_lines AS
-        SELECT range::BIGINT AS id, (range // 4)::BIGINT AS order_id, (hash(range) % 5000)::INTEGER AS product_id,
-               (1 + range % 5)::INTEGER AS quantity, (2 + (range % 400) * 0.25)::DECIMAL(10,2) AS unit_price,
-               ((1 + range % 5) * (2 + (range % 400) * 0.25))::DECIMAL(12,2) AS line_total,
-               TIMESTAMP '2025-01-01 00:00:00' + to_seconds((range * 3) % 31536000) AS created_at,
-               ['submitted', 'paid', 'shipped', 'cancelled'][(range % 4) + 1] AS status
-        FROM range(${rows});`,
+    createSql: orderLinesSql(rows),
   })
   await writeFile(join(reportsDir, 'order_lines_year.sql'), `/*---\nname: order_lines_year\ntitle: A year of order lines\n---*/\n${reportSql}\n`)
   await writeFile(join(dir, 'done'), '')
@@ -81,8 +75,6 @@ function run(cmd: string, args: string[]): Promise<string> {
   })
 }
 
-import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
-import { rm } from 'node:fs/promises'
 if (process.argv.includes('--baseline')) {
   for (const [label, options] of [['defaults', {}], ['stream-settings', { memoryLimit: '128MB', settings: { preserve_insertion_order: 'false' } }]] as const) {
     const db = await openDatabase(new SnapshotStore(warehouseDir).databasePath(1), { readOnly: true, ...options })

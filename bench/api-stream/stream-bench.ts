@@ -18,6 +18,7 @@ import { openDatabase, quoteLiteral, type Database } from '../../core/duckdb/ind
 import { apiDefaults } from '../../reports-api/api-config.ts'
 import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
 import { buildBenchSnapshot } from '../helpers/build-snapshot.ts'
+import { orderLinesSql } from './order-lines-sql.ts'
 
 function arg(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`)
@@ -43,15 +44,7 @@ function buildSnapshot(store: SnapshotStore): Promise<void> {
     service: 'ordering',
     table: 'order_lines',
     rows,
-    createSql: `
-      CREATE SCHEMA ordering;
-      CREATE TABLE ordering.order_lines AS
-        SELECT range::BIGINT AS id, (range // 4)::BIGINT AS order_id, (hash(range) % 5000)::INTEGER AS product_id,
-               (1 + range % 5)::INTEGER AS quantity, (2 + (range % 400) * 0.25)::DECIMAL(10,2) AS unit_price,
-               ((1 + range % 5) * (2 + (range % 400) * 0.25))::DECIMAL(12,2) AS line_total,
-               TIMESTAMP '2025-01-01 00:00:00' + to_seconds((range * 3) % 31536000) AS created_at,
-               ['submitted', 'paid', 'shipped', 'cancelled'][(range % 4) + 1] AS status
-        FROM range(${rows});`,
+    createSql: orderLinesSql(rows),
   })
 }
 
