@@ -28,7 +28,7 @@ async function eventRows(lake: string): Promise<{ buyer: number; order: number }
   if (files.length === 0) return []
   const db = await openDatabase(':memory:')
   try {
-    const rows = await db.all<{ b: string; o: string }>(`SELECT payload->>'buyerId' AS b, payload->>'orderId' AS o FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false) ORDER BY 2::INTEGER`)
+    const rows = await db.all<{ b: string; o: string }>(`SELECT payload->>'buyerId' AS b, payload->>'orderId' AS o FROM read_parquet([${files.join(', ')}], union_by_name = true, hive_partitioning = false) ORDER BY o::INTEGER`)
     return rows.map((r) => ({ buyer: Number(r.b), order: Number(r.o) }))
   } finally {
     db.close()
