@@ -9,6 +9,11 @@ export interface SourceFreshness {
   staleReason?: string
 }
 
+/** Whole seconds from `asOfMs` to `nowMs`, never negative: the one lag both the manifest view and cached reports show. */
+export function lagSecondsAt(asOfMs: number, nowMs: number): number {
+  return Math.max(0, Math.round((nowMs - asOfMs) / 1000))
+}
+
 /**
  * Per-source freshness from the snapshot's manifest watermarks: one entry per `service.table`, the oldest
  * as-of of its position streams (e.g. every Kafka partition of a topic) winning.
@@ -28,7 +33,7 @@ export function snapshotFreshness(manifest: SnapshotManifest, now = Date.now()):
     .map(([source, time]) => ({
       source,
       asOf: new Date(time).toISOString(),
-      lagSeconds: Math.max(0, Math.round((now - time) / 1000)),
+      lagSeconds: lagSecondsAt(time, now),
       ...(stale.has(source) ? { staleReason: stale.get(source) } : {}),
     }))
 }

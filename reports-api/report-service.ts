@@ -4,7 +4,7 @@ import { quoteIdent, type ColumnInfo } from '../core/duckdb/index.ts'
 import { ColdpipeError } from '../core/errors.ts'
 import type { ApiConfig } from './api-config.ts'
 import type { ApiMetrics } from './api-metrics.ts'
-import { oldestAsOf, reportSources, snapshotFreshness, type SourceFreshness } from './freshness.ts'
+import { lagSecondsAt, oldestAsOf, reportSources, snapshotFreshness, type SourceFreshness } from './freshness.ts'
 import type { QueryLimiter } from './query-limiter.ts'
 import type { ReportCatalog } from './report-catalog.ts'
 import type { ReportDefinition } from './report-definition.ts'
@@ -97,7 +97,7 @@ function etagOf(key: string): string {
 
 /** The sources' freshness now: what snapshotFreshness + reportSources answer, lags as of `now`. */
 function freshnessAt(view: SourcesView, now: number): SourceFreshness[] {
-  return view.sources.map(({ entry, time }) => ({ ...entry, lagSeconds: Math.max(0, Math.round((now - time) / 1000)) }))
+  return view.sources.map(({ entry, time }) => ({ ...entry, lagSeconds: lagSecondsAt(time, now) }))
 }
 
 function lagSignature(freshness: SourceFreshness[], stale: boolean): string {

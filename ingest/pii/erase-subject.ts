@@ -26,13 +26,7 @@ export interface EraseSubjectOptions {
 }
 
 /** What an erasure did, with no personal data: the subject appears only as its HMAC. */
-export interface ErasureReceipt {
-  id: string
-  subject: string
-  subjectHash: string
-  keyId: string
-  requestedAt: string
-  deadline: string
+export interface ErasureReceipt extends Pick<ErasureEntry, 'id' | 'subject' | 'subjectHash' | 'keyId' | 'requestedAt' | 'deadline'> {
   doneAt: string
   /** Per `service.table.column`: how many distinct values identified the subject's rows. */
   matchedValues: Record<string, number>
