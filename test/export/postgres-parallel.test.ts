@@ -116,7 +116,8 @@ describe('postgres export with parallelism (ranges of one snapshot over several 
     expect(await scratchFiles(lake)).toEqual([])
     // The failed attempt's sibling is not left reading.
     await waitFor(async () => (await copyBackends(client, schema, 'big')).length === 0, { timeoutMs: 30_000, message: 'a COPY backend outlived the export' })
-  })
+    // Longer than the two waits above together, so on a loaded machine their own messages say which step stalled.
+  }, 180_000)
 
   it('an abort stops every reader: the table fails with EXPORT_ABORTED, nothing committed, no COPY left running', async () => {
     const { client, schema, url } = await postgresSchema()
