@@ -1,5 +1,6 @@
 // The CLI as a user runs it: whole processes from the shell, start-up included.
-// Run: npm run build && node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3]
+// Run: npm run build && node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3] [--bin file.mjs]
+// (--bin: another entry point in place of bin/coldpipe.mjs, e.g. a build to another outDir for an A/B.)
 // - `coldpipe --help` and `coldpipe sql -c "select 1"` against `node -e 0` (Node's own start-up), targets
 //   <= 0.3 s and <= 1 s in every run;
 // - `coldpipe export` of a Postgres table against the two-step a user would script for the same Parquet:
@@ -11,19 +12,19 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, help: { type: 'boolean' } } })
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, bin: { type: 'string' }, help: { type: 'boolean' } } })
 if (values.help) {
-  process.stdout.write('node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3]\n')
+  process.stdout.write('node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3] [--bin file.mjs]\n')
   process.exit(0)
 }
 const rows = Number(values.rows)
 const runs = Math.max(1, Number(values.runs))
 const root = join(import.meta.dirname, '..', '..')
-const bin = join(root, 'bin', 'coldpipe.mjs')
+const bin = values.bin ? resolve(values.bin) : join(root, 'bin', 'coldpipe.mjs')
 const pgUrl = process.env.COLDPIPE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
   process.stderr.write('dist/ is missing: run `npm run build` first (npm ci does it)\n')
@@ -84,7 +85,7 @@ try {
 
   const csv = join(work, 'orders.csv')
   const parquet = join(work, 'orders.parquet')
-  const duckStep = `import { DuckDBInstance } from '@duckdb/node-api'
+  const duckStep = `import { createRequire } from 'node:module'; const { DuckDBInstance } = createRequire(process.cwd() + '/')('@duckdb/node-api')
 const db = await DuckDBInstance.create(':memory:'); const c = await db.connect()
 await c.run("COPY (SELECT * FROM read_csv('${csv}', header = true)) TO '${parquet}' (FORMAT parquet, COMPRESSION zstd)")`
 

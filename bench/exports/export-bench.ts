@@ -192,7 +192,7 @@ async function coldpipeExport(name: string, config: string, server: () => { stop
 const duckStep = (csv: string, parquet: string, options: string): string[] => [
   '--input-type=module',
   '-e',
-  `import { DuckDBInstance } from '@duckdb/node-api'
+  `import { createRequire } from 'node:module'; const { DuckDBInstance } = createRequire(process.cwd() + '/')('@duckdb/node-api')
 const db = await DuckDBInstance.create(':memory:'); const c = await db.connect()
 await c.run(${JSON.stringify(`COPY (SELECT * FROM read_csv('${csv}'${options})) TO '${parquet}' (FORMAT parquet, COMPRESSION zstd)`)})`,
 ]

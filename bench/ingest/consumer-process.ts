@@ -4,7 +4,7 @@
  * { mode: 'raw' | 'ingest', bootstrap, topic, events, changes? }. Prints one JSON line with the result.
  */
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,18 +36,41 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
+/**
+ * CPU-seconds since process start per thread, for profiling: the main thread, and the others (libuv pool,
+ * V8 GC helpers, DuckDB; Node does not name them) by thread id, busiest first.
+ */
+function threadCpu(): Record<string, number> {
+  const ticks = 100 // USER_HZ on Linux
+  const out: Record<string, number> = {}
+  for (const task of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticks
+      if (seconds > 0) out[Number(task) === process.pid ? 'main' : `t${task}`] = seconds
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out
+}
+
 function peakRssMb(): number {
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
   return Math.round(Number(hwm?.[1] ?? 0) / 1024)
 }
 
 /** Wall seconds and CPU-seconds of this whole process (every thread: kafkajs, DuckDB, GC) while `work` runs. */
-async function measure(work: () => Promise<void>): Promise<{ seconds: number; cpuSeconds: number }> {
+async function measure(work: () => Promise<void>): Promise<{ seconds: number; cpuSeconds: number; threads: Record<string, number> }> {
   const cpu = process.cpuUsage()
+  const threadsBefore = threadCpu()
   const started = performance.now()
   await work()
   const used = process.cpuUsage(cpu)
-  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 }
+  const threads = threadCpu()
+  for (const name in threads) threads[name] = Math.round((threads[name]! - (threadsBefore[name] ?? 0)) * 100) / 100
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, threads }
 }
 
 if (job.mode === 'raw') {

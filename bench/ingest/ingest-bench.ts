@@ -6,7 +6,8 @@
  * issue 19 targets: ratio ≥ 0.70, ingest peak RSS (VmHWM) ≤ maxBufferedBytes + 200 MB, and the buffered
  * high-water ≤ maxBufferedBytes. Run: node --import tsx bench/ingest/ingest-bench.ts
  * Options (env): BENCH_EVENTS (default 200000), BENCH_PARTITIONS (default 4), BENCH_RUNS (default 3),
- * BENCH_FLUSH_MAX_BYTES, BENCH_MAX_BUFFERED_BYTES (default: the config defaults).
+ * BENCH_FLUSH_MAX_BYTES, BENCH_MAX_BUFFERED_BYTES (default: the config defaults). Each side also reports its CPU-seconds
+ * split between the main thread and the others (V8 GC helpers, the libuv pool that runs DuckDB and file I/O).
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -43,6 +44,15 @@ interface Side {
   bufferedHighWater?: number
   files?: number
   pauses?: number
+  /** CPU-seconds per thread over the measured window (consumer-process.ts): `main` and the others by id. */
+  threads: Record<string, number>
+}
+
+/** "main / others" CPU-seconds of one side. */
+function threadSplit(side: Side): string {
+  let others = 0
+  for (const [name, seconds] of Object.entries(side.threads)) if (name !== 'main') others += seconds
+  return `${(side.threads.main ?? 0).toFixed(1)} / ${others.toFixed(1)}`
 }
 
 /** Runs one side in its own process and returns the JSON line it prints. */
@@ -88,7 +98,7 @@ while (produced < events) {
 await producer.disconnect()
 process.stderr.write(`produced ${events} envelopes (${Math.round(bytes / events)} bytes each) to ${partitions} partitions\n`)
 
-const table = new Table({ head: ['run', 'baseline events/s (CPU-s, peak RSS MB)', 'ingest events/s (CPU-s, peak RSS MB)', 'ratio', 'buffered high-water MB', 'files', 'pauses', 'load (1 min)', 'met'] })
+const table = new Table({ head: ['run', 'baseline events/s (CPU-s, peak RSS MB)', 'ingest events/s (CPU-s, peak RSS MB)', 'ratio', 'buffered high-water MB', 'CPU-s main / other threads (baseline; ingest)', 'files', 'pauses', 'load (1 min)', 'met'] })
 let allMet = true
 for (let run = 1; run <= runs; run++) {
   const raw = await runSide('raw', broker.bootstrap, topic)
@@ -106,6 +116,7 @@ for (let run = 1; run <= runs; run++) {
     `${Math.round(ingestRate)} (${landed.cpuSeconds.toFixed(1)}, ${landed.peakRssMb})`,
     ratio.toFixed(2),
     `${mb(landed.bufferedHighWater!)} of ${mb(limit)}`,
+    `${threadSplit(raw)}; ${threadSplit(landed)}`,
     landed.files,
     landed.pauses,
     readFileSync('/proc/loadavg', 'utf8').split(' ')[0],

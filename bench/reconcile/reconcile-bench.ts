@@ -1,13 +1,20 @@
 /**
  * Reconciling a big Postgres table with one changed row, against reading the whole table once:
- *   node --import tsx bench/reconcile/reconcile-bench.ts [--rows 10000000] [--runs 3] [--url postgres://postgres@127.0.0.1:5432/test] [--state DIR]
+ *   node --import tsx bench/reconcile/reconcile-bench.ts [--rows 10000000] [--runs 3] [--url postgres://postgres@127.0.0.1:5432/test]
+ *     [--state DIR [--setup-only]] [--cold | --after-change [--changed-rows 10]]
  * With `--state DIR` the table, lake and warehouse are built once into DIR (and the schema kept), and later runs
- * with the same DIR only time: the 10M-row setup can run outside the benchmark lock (`--setup-only`). `--cold`
- * drops the warehouse side's kept segment checksums before every run.
- * Builds a table of `--rows` rows, exports and publishes it through the real export and publish path, changes
- * one row, then alternates `--runs` times: `psql \copy (select …) to /dev/null` (the full scan a copy tool does)
- * and `reconcile` of the table. Prints each run's seconds, the rows the reconciliation read from the source
- * (rows and keys fetched, and aggregate rows, next to the table's size) and the ratios.
+ * with the same DIR only time: the 10M-row setup can run outside the benchmark lock (`--setup-only`).
+ * Builds a table of `--rows` rows, exports it incrementally (cursor `updated_at`) and publishes it through the
+ * real export and publish path, changes one row at the source without moving its cursor (what reconcile must
+ * find), then alternates `--runs` times: `psql \copy (select …) to /dev/null` (the full scan a copy tool does)
+ * and `reconcile` of the table. Scenarios of the warehouse side's kept segment checksums (segment-cache.ts):
+ *   (default)       warm: the table state is the one an earlier run computed;
+ *   --after-change  before each run, `--changed-rows` rows are changed at the source (cursor moved) and the real
+ *                   incremental export and publish bring them in (a delta file): the checksums of the previous
+ *                   state are present, only the segments holding changed keys are computed again;
+ *   --cold          nothing kept (dropped before every run): the first-ever reconciliation of a table.
+ * Prints each run's seconds and this process's CPU seconds for the reconcile (DuckDB runs in it), the rows the
+ * reconciliation read from the source (rows and keys fetched, and aggregate rows, next to the table's size) and the ratios.
  * Target: the changed key found, < 0.1 % of the rows transferred, reconcile time <= 1.5x the full scan.
  */
 import { execFile } from 'node:child_process'
@@ -17,7 +24,8 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { createExporter } from '../../ingest/export/index.ts'
+import { pino } from 'pino'
+import { createExporter, type Exporter } from '../../ingest/export/index.ts'
 import { sourceDefaults } from '../../ingest/export/export-config.ts'
 import { publish } from '../../warehouse/index.ts'
 import { warehouseDefaults, type WarehouseConfig } from '../../warehouse/warehouse-config.ts'
@@ -33,11 +41,14 @@ const runs = Number(arg('runs', '3'))
 const url = arg('url', 'postgres://postgres@127.0.0.1:5432/test')
 const stateDir = process.argv.includes('--state') ? arg('state', '') : undefined
 const setupOnly = process.argv.includes('--setup-only')
-// The warehouse side's segment checksums are kept per table state (segment-cache.ts): `--cold` drops them before
-// every run, as for the first reconciliation after a publish that changed the table.
 const cold = process.argv.includes('--cold')
-const saved = stateDir && existsSync(join(stateDir, 'state.json')) ? (JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as { schema: string; rows: number }) : undefined
+const afterChange = process.argv.includes('--after-change')
+const changedRows = Number(arg('changed-rows', '10'))
+if (cold && afterChange) throw new Error('--cold and --after-change are different scenarios: one at a time')
+const scenario = cold ? 'cold' : afterChange ? 'after-change' : 'warm'
+const saved = stateDir && existsSync(join(stateDir, 'state.json')) ? (JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as { schema: string; rows: number; version?: number }) : undefined
 if (saved && saved.rows !== rows) throw new Error(`${stateDir} holds ${saved.rows} rows, not ${rows}`)
+if (saved && saved.version !== 2) throw new Error(`${stateDir} was built by an older bench (full export, no updated_at): build a new one`)
 const schema = saved?.schema ?? `bench_reconcile_${process.pid}`
 const changedId = Math.floor(rows * 0.61803)
 const run = promisify(execFile)
@@ -50,42 +61,73 @@ await client.connect()
 const root = stateDir ?? (await mkdtemp(join(tmpdir(), 'coldpipe-reconcile-bench-')))
 const load = (): string => loadavg()[0]!.toFixed(1)
 try {
-  const sources = { shop: { ...sourceDefaults, kind: 'postgres' as const, url, schema } }
-  const exports = [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'orders', mode: 'full' as const, key: ['id'], lagSeconds: 0, chunkRows: 1_000_000 }] }]
-  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), pii: [], softDeletes: false }
+  const { sources, exports, warehouse, lakeRoot } = config()
   if (!saved) await setup()
   if (setupOnly) process.exit(0)
 
   const scans: number[] = []
   const checks: number[] = []
   const loads: string[] = []
+  const cpu: number[] = []
   let last: Awaited<ReturnType<typeof reconcile>>['results'][number] | undefined
-  for (let i = 0; i < runs; i++) {
-    loads.push(load())
-    const s = Date.now()
-    // The same columns the export reads, as text, the way a copy tool reads a table.
-    await run('psql', [url, '-X', '-q', '-c', `\\copy (SELECT id, customer_id, status, total, note, created_at FROM ${schema}.orders) TO '/dev/null'`])
-    scans.push(Date.now() - s)
-    if (cold) await rm(cacheDir(warehouse.path), { recursive: true, force: true })
-    const c = Date.now()
-    const result = await reconcile({ sources, exports, warehouse, reconcile: { lagSeconds: 0 } })
-    checks.push(Date.now() - c)
-    last = result.results[0]!
-    console.error(`run ${i + 1} (load ${loads.at(-1)} → ${load()}): full scan ${seconds(scans.at(-1)!)} s, reconcile ${seconds(checks.at(-1)!)} s, ratio ${(checks.at(-1)! / scans.at(-1)!).toFixed(2)} (${last.status}; ${JSON.stringify(last.different)})`)
+  let allFound = true
+  const exporter = afterChange ? createExporter({ sources, exports, lakeRoot }) : undefined
+  // What the reconcile's debug log says about the warehouse side: segments carried forward and computed, and the
+  // slowest statement per side.
+  let notes: { carried?: number; computed?: number; slowest: Record<string, number> } = { slowest: {} }
+  const logger = pino({ level: 'debug' }, {
+    write(line: string) {
+      const entry = JSON.parse(line) as { msg: string; carried?: number; computed?: number; side?: string; ms?: number }
+      if (entry.msg === 'reconcile warehouse segments') notes = { ...notes, carried: entry.carried!, computed: entry.computed! }
+      if (entry.msg === 'reconcile statement' && entry.side && entry.ms !== undefined) notes.slowest[entry.side] = Math.max(notes.slowest[entry.side] ?? 0, entry.ms)
+    },
+  })
+  const reconcileOnce = () => {
+    notes = { slowest: {} }
+    return reconcile({ sources, exports, warehouse, reconcile: { lagSeconds: 0 }, logger })
   }
-  const found = last!.different.length === 1 && last!.different[0]!.key.id === String(changedId) && last!.missingCount + last!.extraCount === 0
+  // The scenario's starting point: checksums of the current state present (warm, after-change), or none (cold).
+  if (!cold && !existsSync(cacheDir(warehouse.path))) await reconcileOnce()
+  try {
+    for (let i = 0; i < runs; i++) {
+      if (exporter) await changeThroughExport(exporter, i)
+      loads.push(load())
+      const s = Date.now()
+      // The same columns the export reads, as text, the way a copy tool reads a table.
+      await run('psql', [url, '-X', '-q', '-c', `\\copy (SELECT id, customer_id, status, total, note, created_at, updated_at FROM ${schema}.orders) TO '/dev/null'`])
+      scans.push(Date.now() - s)
+      if (cold) await rm(cacheDir(warehouse.path), { recursive: true, force: true })
+      const c = Date.now()
+      const u = process.cpuUsage()
+      const result = await reconcileOnce()
+      const used = process.cpuUsage(u)
+      cpu.push((used.user + used.system) / 1e6)
+      checks.push(Date.now() - c)
+      last = result.results[0]!
+      const ok = last.different.length === 1 && last.different[0]!.key.id === String(changedId) && last.missingCount + last.extraCount === 0
+      allFound &&= ok
+      console.error(`run ${i + 1} ${scenario} (load ${loads.at(-1)} → ${load()}): full scan ${seconds(scans.at(-1)!)} s, reconcile ${seconds(checks.at(-1)!)} s (${cpu.at(-1)!.toFixed(2)} CPU-s in this process), ratio ${(checks.at(-1)! / scans.at(-1)!).toFixed(2)} (${last.status}; ${JSON.stringify(last.different)}; warehouse segments carried ${notes.carried ?? '-'}, computed ${notes.computed ?? '-'}; slowest statement ms ${JSON.stringify(notes.slowest)})`)
+    }
+  } finally {
+    await exporter?.close()
+  }
+  const found = allFound
   const fetched = last!.transfer.sourceRowsFetched + last!.transfer.sourceKeysFetched
   const aggregates = last!.transfer.sourceAggregateRows
   const ratio = median(checks) / median(scans)
   const ratios = checks.map((c, i) => c / scans[i]!)
-  console.log(`reconcile bench: ${rows.toLocaleString('en-US')} rows, 1 changed (id ${changedId}), ${runs} runs ${cold ? 'cold (warehouse checksums computed in every run)' : 'warehouse checksums kept from earlier runs'}, load at each run's start ${loads.join(', ')}, now ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+  const scenarioText = cold ? 'cold (nothing kept: warehouse checksums computed in every run)'
+    : afterChange ? `after-change (${changedRows} rows changed through incremental export + publish before each run; checksums of the previous state kept)`
+    : 'warm (warehouse checksums of this table state kept from an earlier run)'
+  console.log(`reconcile bench: ${rows.toLocaleString('en-US')} rows, 1 changed without its cursor (id ${changedId}), ${runs} runs ${scenarioText}, load at each run's start ${loads.join(', ')}, now ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
   console.log(`| | median s | runs (s) |`)
   console.log(`|---|---:|---|`)
   console.log(`| psql \\copy to /dev/null (full scan) | ${seconds(median(scans))} | ${scans.map(seconds).join(', ')} |`)
   console.log(`| coldpipe reconcile | ${seconds(median(checks))} | ${checks.map(seconds).join(', ')} |`)
+  console.log(`| reconcile CPU-s in this process (DuckDB, Node) | ${median(cpu).toFixed(2)} | ${cpu.map((c) => c.toFixed(2)).join(', ')} |`)
   console.log(`time ratio reconcile / full scan: median ${ratio.toFixed(2)}, per run ${ratios.map((r) => r.toFixed(2)).join(', ')} (target <= 1.5 in every run)`)
   console.log(`source rows transferred: ${fetched} fetched + ${aggregates} aggregate rows = ${((fetched + aggregates) / rows * 100).toFixed(4)} % of the table (target < 0.1 %); ${last!.transfer.sourceQueries} statements`)
-  console.log(`differing key found: ${found ? `yes (id ${changedId}, column ${last!.different[0]!.columns?.join(',')})` : 'NO'}`)
+  console.log(`differing key found: ${found ? `yes in every run (id ${changedId}, column ${last!.different[0]!.columns?.join(',')})` : 'NO (in at least one run)'}`)
   process.exitCode = found && ratios.every((r) => r <= 1.5) && (fetched + aggregates) / rows < 0.001 ? 0 : 1
 } finally {
   if (!stateDir) {
@@ -95,29 +137,50 @@ try {
   await client.end()
 }
 
+function config() {
+  const sources = { shop: { ...sourceDefaults, kind: 'postgres' as const, url, schema } }
+  const exports = [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'orders', mode: 'incremental' as const, cursor: 'updated_at', key: ['id'], lagSeconds: 0, chunkRows: 1_000_000 }] }]
+  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), pii: [], softDeletes: false }
+  return { sources, exports, warehouse, lakeRoot: join(root, 'lake') }
+}
+
+/** `changedRows` rows changed at the source with their cursor moved, then brought in by the real incremental export and publish. */
+async function changeThroughExport(exporter: Exporter, i: number): Promise<void> {
+  const { exports, warehouse, lakeRoot } = config()
+  const t = Date.now()
+  // Spread over the key range (a different segment each), never the row changed without its cursor.
+  const ids = Array.from({ length: changedRows }, (_, j) => 1 + ((j * 7_919_993 + i * 104_729 + 12_345) % rows)).filter((id) => id !== changedId)
+  await client.query(`UPDATE ${schema}.orders SET status = 'changed', note = 'run ' || $1::text, updated_at = clock_timestamp() WHERE id = ANY($2::bigint[])`, [`${process.pid}-${i}`, ids])
+  const records = await exporter.runExport(exports[0]!, { runId: `change-${process.pid}-${i}` })
+  if (records.some((r) => r.status === 'failed')) throw new Error(`export failed: ${JSON.stringify(records)}`)
+  await publish({ lakeRoot, warehouse })
+  console.error(`run ${i + 1}: ${ids.length} rows changed, exported and published in ${seconds(Date.now() - t)} s`)
+}
+
 async function setup(): Promise<void> {
   const t0 = Date.now()
   await client.query(`CREATE SCHEMA ${schema}`)
-  await client.query(`CREATE TABLE ${schema}.orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, total numeric(12,2) NOT NULL, note text, created_at timestamptz NOT NULL)`)
+  await client.query(`CREATE TABLE ${schema}.orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, total numeric(12,2) NOT NULL, note text, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)`)
   await client.query(`INSERT INTO ${schema}.orders SELECT g, g % 100000, (ARRAY['new','paid','shipped','cancelled'])[1 + g % 4], (g % 100000) / 100.0,
-    CASE WHEN g % 5 = 0 THEN NULL ELSE 'note ' || g END, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second' FROM generate_series(1, ${rows}) g`)
+    CASE WHEN g % 5 = 0 THEN NULL ELSE 'note ' || g END, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second', '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second' FROM generate_series(1, ${rows}) g`)
+  // An incremental export's cursor has an index (else every export and the too-new lookup scan the table).
+  await client.query(`CREATE INDEX ON ${schema}.orders (updated_at)`)
   await client.query(`VACUUM ANALYZE ${schema}.orders`)
   console.error(`table of ${rows} rows built in ${seconds(Date.now() - t0)} s`)
 
-  const sources = { shop: { ...sourceDefaults, kind: 'postgres' as const, url, schema } }
-  const exports = [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'orders', mode: 'full' as const, key: ['id'], lagSeconds: 0, chunkRows: 1_000_000 }] }]
-  const warehouse: WarehouseConfig = { ...warehouseDefaults, path: join(root, 'wh'), pii: [], softDeletes: false }
+  const { sources, exports, warehouse, lakeRoot } = config()
   const t1 = Date.now()
-  const exporter = createExporter({ sources, exports, lakeRoot: join(root, 'lake') })
+  const exporter = createExporter({ sources, exports, lakeRoot })
   const records = await exporter.runExport(exports[0]!, { runId: 'bench' })
   await exporter.close()
   if (records.some((r) => r.status === 'failed')) throw new Error(`export failed: ${JSON.stringify(records)}`)
-  await publish({ lakeRoot: join(root, 'lake'), warehouse })
+  await publish({ lakeRoot, warehouse })
   console.error(`exported and published in ${seconds(Date.now() - t1)} s`)
+  // Changed without moving its cursor: reconcile must find it (the export cannot).
   await client.query(`UPDATE ${schema}.orders SET total = total + 0.01 WHERE id = ${changedId}`)
 
   if (stateDir) {
     await mkdir(stateDir, { recursive: true })
-    await writeFile(join(stateDir, 'state.json'), JSON.stringify({ schema, rows }))
+    await writeFile(join(stateDir, 'state.json'), JSON.stringify({ schema, rows, version: 2 }))
   }
 }

@@ -62,6 +62,8 @@ export const registerExportCommand: RegisterCommand = (program, context) => {
       const logger = context.logger
       const exporter = createExporter({ sources: config.sources, exports: config.exports, lakeRoot: config.lake, logger })
       context.onShutdown(() => exporter.close())
+      // DuckDB and the source's connection start opening now, beside the job's lease and run record.
+      exporter.warmUp(source)
       let records: ExportRunRecord[] = []
       const progress = new ExportProgressDisplay(process.stderr)
       const jobs = buildJobsFromConfig(config, {

@@ -1,6 +1,13 @@
-import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBExtractedStatements, type DuckDBPreparedStatement, type DuckDBResultReader, type DuckDBValue } from '@duckdb/node-api'
+import { createRequire } from 'node:module'
+import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStatement, DuckDBResultReader, DuckDBValue } from '@duckdb/node-api'
 import { ColdpipeError, messageOf, type ErrorCode } from '../errors.ts'
 import { streamRowsJson, wrapErrors, type RowStream } from './stream-rows.ts'
+
+// Loaded with require, not import: Node's ESM loader first lexes every CommonJS file the package re-exports
+// (~180) for its export names, which costs more CPU than loading them (import 0.38-0.51 CPU-s against require
+// 0.14-0.20 at load 5): start-up of every command that opens DuckDB (docs/benchmarks.md, CLI).
+const { DuckDBInstance, StatementType } = createRequire(import.meta.url)('@duckdb/node-api') as typeof import('@duckdb/node-api')
+type DuckDBInstance = InstanceType<typeof DuckDBInstance>
 
 export type SqlParam = string | number | bigint | boolean | null | Date
 export type SqlParams = readonly SqlParam[] | Record<string, SqlParam>

@@ -27,8 +27,9 @@ import type { ChangeRecord } from './change-record.ts'
 import type { ChangeTopicConfig } from './changes-config.ts'
 import { landingError } from './landing-error.ts'
 import { deadLetterOf, decodeRecords } from './record-decoding.ts'
-import { NdjsonChunks, selectFromNdjson, writeBuffers, writeLines } from './ndjson-file.ts'
+import { selectFromNdjson, writeBuffers, writeLines } from './ndjson-file.ts'
 import { TableTypesState } from './table-types-state.ts'
+import { stageRecords, type StagedLines } from './receipt-staging.ts'
 import { openTableLanding, type TableLanding } from '../pii/table-landing.ts'
 import { probeStaged } from '../pii/staging-probe.ts'
 
@@ -60,12 +61,6 @@ export function tableOf(topic: ChangeTopicConfig): string {
 
 /** Each retry follows a commit by another member, so this only bounds a pathological tug of war. */
 const maxWatermarkRetries = 5
-
-/** Most records carry no headers: their JSON is a constant. */
-function headersJson(headers: Record<string, string>): string {
-  for (const _ in headers) return JSON.stringify(headers)
-  return '{}'
-}
 
 function pad(offset: string): string {
   return offset.padStart(20, '0')
@@ -123,12 +118,13 @@ export class BatchLander {
   /**
    * Lands a batch. When another member of the group lands part of the same range first (the partition
    * moved in a rebalance while this batch was in flight), the conditional commit refuses, and the batch
-   * is landed again from the new watermark on, so each record lands once.
+   * is landed again from the new watermark on, so each record lands once. `staged`: the batch's NDJSON
+   * lines as staged on arrival (ReceiptStaging), used when the whole batch lands.
    */
-  async land(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[]): Promise<LandOutcome> {
+  async land(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[], staged?: StagedLines): Promise<LandOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.landOnce(config, partition, batch)
+        return await this.landOnce(config, partition, batch, staged)
       } catch (error) {
         if (!(error instanceof ColdpipeError && error.code === 'LAKE_WATERMARK_MOVED') || attempt >= maxWatermarkRetries) throw error
         this.logger.info({ topic: config.topic, partition, attempt }, 'another member landed part of this range first; landing the rest')
@@ -136,7 +132,7 @@ export class BatchLander {
     }
   }
 
-  private async landOnce(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[]): Promise<LandOutcome> {
+  private async landOnce(config: ChangeTopicConfig, partition: number, batch: ChangeRecord[], staged: StagedLines | undefined): Promise<LandOutcome> {
     if (batch.length === 0) throw new ColdpipeError('INTERNAL', 'land() needs at least one record', { context: { topic: config.topic, partition } })
     const topic = config.topic
     const landed = await this.landedPosition(topic, partition)
@@ -157,7 +153,7 @@ export class BatchLander {
     // Masking and the erasure list apply before anything of the batch reaches the lake (docs/personal-data.md).
     const landing = await openTableLanding(this.log, [this.dbFor(partition)], service, table)
     let prepared =
-      (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records, landing) : undefined) ?? (await this.prepareInJs(config, partition, records, landing))
+      (config.format === 'debezium' && this.nativeTyping ? await this.prepareNative(config, partition, records, landing, skipped === 0 ? staged : undefined) : undefined) ?? (await this.prepareInJs(config, partition, records, landing))
     let bytes: number | undefined
     if (prepared.typing === 'duckdb') {
       try {
@@ -270,7 +266,7 @@ export class BatchLander {
 
   /** Decodes and types in JavaScript: every format, every Connect type, per-record dead letters. */
   private async prepareInJs(config: ChangeTopicConfig, partition: number, records: ChangeRecord[], landing: TableLanding): Promise<Prepared> {
-    const decoded = decodeRecords(this.decoder(config.topic), config, records)
+    const decoded = decodeRecords(this.decoderFor(config.topic), config, records)
     let typed: TypedBatch
     if (config.format === 'debezium') {
       const known = await this.types.read(config.service, tableOf(config))
@@ -305,44 +301,18 @@ export class BatchLander {
    * fields SQL converts exactly: payload text goes to DuckDB unparsed. Undefined (nothing written) when
    * the batch does not qualify or DuckDB finds anything odd, so the JavaScript way decides per record.
    */
-  private async prepareNative(config: ChangeTopicConfig, partition: number, records: ChangeRecord[], landing: TableLanding): Promise<Prepared | undefined> {
+  private async prepareNative(config: ChangeTopicConfig, partition: number, records: ChangeRecord[], landing: TableLanding, staged: StagedLines | undefined): Promise<Prepared | undefined> {
     // Rows of erased subjects are counted out in the JavaScript way, which compares written rows to typed ones;
     // a masked table's raw payloads would put plaintext in the staging file: the JavaScript way masks first.
     if (landing.erasing || landing.masking) return undefined
-    const decoder = this.decoder(config.topic)
-    let fields: TypedField[] | undefined
-    let tombstones = 0
-    const lines = new NdjsonChunks()
-    let rows = 0
-    for (const record of records) {
-      if (record.value === null) {
-        tombstones++
-        continue
-      }
-      let match = decoder.matchKnownSchemaBytes(record.value)
-      if (!match && fields === undefined) {
-        try {
-          decoder.decode(record.value.toString('utf8')) // learns the schema
-        } catch {
-          return undefined
-        }
-        match = decoder.matchKnownSchemaBytes(record.value)
-      }
-      if (!match?.fields || (fields !== undefined && match.fields !== fields)) return undefined
-      fields = match.fields
-      rows++
-      const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8'))
-      // The payload bytes go to the file as they are: no decoding, no parsing in JavaScript.
-      const head = `{"o":${record.offset},"ts":${record.timestamp},"k":${key},"h":${headersJson(record.headers)},"p":`
-      lines.append(head, record.value, match.payloadStart, match.payloadEnd, '}\n')
-    }
-    if (!fields || rows === 0) return undefined
+    const { fields, rows, tombstones, buffers } = staged ?? stageRecords(this.decoderFor(config.topic), records) ?? {}
+    if (!fields || !rows || !buffers) return undefined
     // Built per batch (cheap): the plan embeds this batch's topic and partition as constants.
     const plan = nativeChangePlan(fields, config.topic, partition)
     if (!plan) return undefined
     const layout = this.log.layout
     const temp = tempFileIn(layout.tmpDir, '.ndjson')
-    await writeBuffers(temp, lines.buffers()).catch((error: unknown) => {
+    await writeBuffers(temp, buffers).catch((error: unknown) => {
       throw landingError(error, { path: temp, topic: config.topic, partition, step: 'staging' })
     })
     await probeStaged({ path: temp, service: config.service, table: tableOf(config), kind: 'changes-ndjson' }).catch(async (error: unknown) => {
@@ -353,7 +323,7 @@ export class BatchLander {
       typing: 'duckdb',
       rows,
       columns: plan.columns,
-      tombstones,
+      tombstones: tombstones ?? 0,
       letters: [],
       newestSourceMs: 0,
       tableTypes: Object.fromEntries(fields.map((f) => [f.spec.name, f.spec.type])),
@@ -383,7 +353,8 @@ export class BatchLander {
     return this.dbs[partition % this.dbs.length]!
   }
 
-  private decoder(topic: string): DebeziumDecoder {
+  /** The topic's Debezium decoder (it learns schemas; shared with staging on arrival). */
+  decoderFor(topic: string): DebeziumDecoder {
     let decoder = this.decoders.get(topic)
     if (!decoder) this.decoders.set(topic, (decoder = new DebeziumDecoder()))
     return decoder

@@ -5,19 +5,20 @@ import { childLogger, newRunId, type Logger } from '../../core/logger.ts'
 import { CommitLog } from '../../lake/index.ts'
 import { BatchLander, type LandOutcome } from './batch-lander.ts'
 import type { ChangeIngest, ChangeIngestStats, StartChangeIngestOptions } from './change-ingest-types.ts'
-import { recordBytes, type ChangeRecord } from './change-record.ts'
+import type { ChangeRecord } from './change-record.ts'
 import { changesDefaults, fetchMaxBytes, type ChangesConfig, type ChangeTopicConfig } from './changes-config.ts'
 import { IngestMetrics } from './ingest-metrics.ts'
 import { retryLanding } from './landing-retry.ts'
 import { createKafkaSource, type ChangeSource, type TopicPartition } from './kafka-source.ts'
+import { ReceiptStaging, type StagedLines } from './receipt-staging.ts'
 
 export type { ChangeIngest, ChangeIngestStats, ChangesConfigInput, StartChangeIngestOptions } from './change-ingest-types.ts'
 
 interface PartitionState {
   topic: ChangeTopicConfig
   partition: number
-  records: ChangeRecord[]
-  bytes: number
+  /** What is buffered and not yet handed to a landing, staged as it arrived. */
+  buffer: ReceiptStaging
   firstBufferedAt: number
   /** Highest offset buffered or landed in this generation; anything at or below it is a re-delivery. */
   seenThrough: bigint | undefined
@@ -25,6 +26,7 @@ interface PartitionState {
   generation: number
   flushing: Promise<void>
   flushStartedAt: number | undefined
+  /** Bytes held by batches handed to a landing and not yet landed. */
   inFlightBytes: number
   /** A landing of this partition is failing and waits to retry. */
   blocked: boolean
@@ -63,6 +65,8 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   }
   const lander = new BatchLander(landingDbs, log, runId, logger)
   const source = options.source ?? createKafkaSource(config, logger)
+  // Schema'd Debezium topics are staged for DuckDB-side typing on arrival (receipt-staging.ts).
+  const newBuffer = (topic: ChangeTopicConfig): ReceiptStaging => new ReceiptStaging(topic.format === 'debezium' ? lander.decoderFor(topic.topic) : undefined)
 
   const partitions = new Map<string, PartitionState>()
   let generation = 0
@@ -76,7 +80,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
 
   const bufferedBytes = (): number => {
     let total = 0
-    for (const state of partitions.values()) total += state.bytes + state.inFlightBytes
+    for (const state of partitions.values()) total += state.buffer.heldBytes + state.inFlightBytes
     return total
   }
   const noteBuffered = (): void => {
@@ -116,7 +120,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
       source.pause(assigned)
       logger.info({ bufferedBytes: bytes }, 'landing behind: consumption paused')
       // Buffers already full are flushed now rather than waiting for their age.
-      for (const state of partitions.values()) if (state.records.length > 0) scheduleFlush(state)
+      for (const state of partitions.values()) if (state.buffer.length > 0) scheduleFlush(state)
     } else if (paused && !stopping && blocked === 0 && bytes <= config.maxBufferedBytes / 2 && !slowFlush()) {
       paused = false
       counters.resumes++
@@ -137,11 +141,11 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
    * Lands a batch, retrying with backoff: a full lake volume until space is freed (consumption paused,
    * offsets uncommitted, an error logged per attempt), other retryable failures `landingAttempts` times.
    */
-  const landWithRetries = async (state: PartitionState, batch: ChangeRecord[]): Promise<LandOutcome> => {
+  const landWithRetries = async (state: PartitionState, batch: ChangeRecord[], staged: StagedLines | undefined): Promise<LandOutcome> => {
     const topic = state.topic.topic
     const policy = { attempts: config.landingAttempts, maxDelayMs: config.landingRetryMaxDelayMs, shouldStop: () => fatal !== undefined, giveUpOnDiskFull: () => stopping }
     try {
-      return await retryLanding(() => lander.land(state.topic, state.partition, batch), policy, (failure) => {
+      return await retryLanding(() => lander.land(state.topic, state.partition, batch, staged), policy, (failure) => {
         counters.landingFailures++
         metrics.landingFailures.inc({ topic, code: failure.code })
         lastLandingError = { code: failure.code, message: failure.message, context: failure.context, at: new Date().toISOString() }
@@ -156,8 +160,8 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
     }
   }
 
-  const land = async (state: PartitionState, batch: ChangeRecord[], batchGeneration: number): Promise<void> => {
-    const outcome = await landWithRetries(state, batch)
+  const land = async (state: PartitionState, batch: ChangeRecord[], staged: StagedLines | undefined, batchGeneration: number): Promise<void> => {
+    const outcome = await landWithRetries(state, batch, staged)
     counters.flushes++
     const topic = state.topic.topic
     if (outcome.skipped > 0) {
@@ -193,18 +197,19 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   }
 
   const scheduleFlush = (state: PartitionState): void => {
-    if (state.records.length === 0) return
-    const batch = state.records
-    const bytes = state.bytes
+    if (state.buffer.length === 0) return
+    const buffer = state.buffer
+    const batch = buffer.records
+    const staged = buffer.staged()
+    const bytes = buffer.heldBytes
     const batchGeneration = generation
-    state.records = []
-    state.bytes = 0
+    state.buffer = newBuffer(state.topic)
     state.inFlightBytes += bytes
     state.flushing = state.flushing.then(async () => {
       if (fatal) return
       state.flushStartedAt = Date.now()
       try {
-        await land(state, batch, batchGeneration)
+        await land(state, batch, staged, batchGeneration)
       } catch (error) {
         fail(error)
       } finally {
@@ -222,7 +227,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
     if (!state) {
       const topicConfig = topics.get(topic)
       if (!topicConfig) throw new ColdpipeError('INTERNAL', `received records of topic ${topic}, which is not configured`, { context: { topic } })
-      state = { topic: topicConfig, partition, records: [], bytes: 0, firstBufferedAt: 0, seenThrough: undefined, generation: -1, flushing: Promise.resolve(), flushStartedAt: undefined, inFlightBytes: 0, blocked: false }
+      state = { topic: topicConfig, partition, buffer: newBuffer(topicConfig), firstBufferedAt: 0, seenThrough: undefined, generation: -1, flushing: Promise.resolve(), flushStartedAt: undefined, inFlightBytes: 0, blocked: false }
       partitions.set(key, state)
     }
     return state
@@ -232,10 +237,9 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   const dropBuffers = (): void => {
     generation++
     for (const state of partitions.values()) {
-      if (state.records.length > 0) {
-        counters.droppedOnRebalance += state.records.length
-        state.records = []
-        state.bytes = 0
+      if (state.buffer.length > 0) {
+        counters.droppedOnRebalance += state.buffer.length
+        state.buffer = newBuffer(state.topic)
       }
       state.generation = -1
     }
@@ -253,20 +257,24 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
       state.generation = generation
       state.seenThrough = landed
     }
+    // Offsets rise within a batch: when its first one is new, all are, and only the last is converted.
+    const allNew = state.seenThrough === undefined || BigInt(first.offset) > state.seenThrough
     for (const record of records) {
       counters.received++
-      const offset = BigInt(record.offset)
-      if (state.seenThrough !== undefined && offset <= state.seenThrough) {
-        counters.replaySkipped++
-        metrics.records.inc({ topic: record.topic, outcome: 'replay_skipped' })
-        continue
+      if (!allNew) {
+        const offset = BigInt(record.offset)
+        if (state.seenThrough !== undefined && offset <= state.seenThrough) {
+          counters.replaySkipped++
+          metrics.records.inc({ topic: record.topic, outcome: 'replay_skipped' })
+          continue
+        }
+        state.seenThrough = offset
       }
-      state.seenThrough = offset
-      if (state.records.length === 0) state.firstBufferedAt = Date.now()
-      state.records.push(record)
-      state.bytes += recordBytes(record)
-      if (state.records.length >= config.flushMaxRows || state.bytes >= config.flushMaxBytes) scheduleFlush(state)
+      if (state.buffer.length === 0) state.firstBufferedAt = Date.now()
+      state.buffer.add(record)
+      if (state.buffer.length >= config.flushMaxRows || state.buffer.wireBytes >= config.flushMaxBytes) scheduleFlush(state)
     }
+    if (allNew) state.seenThrough = BigInt(records.at(-1)!.offset)
     noteBuffered()
     applyBackPressure()
   }
@@ -274,7 +282,7 @@ export async function startChangeIngest(options: StartChangeIngestOptions): Prom
   const tick = (): void => {
     const now = Date.now()
     for (const state of partitions.values()) {
-      if (state.records.length > 0 && now - state.firstBufferedAt >= config.flushMaxAgeMs) scheduleFlush(state)
+      if (state.buffer.length > 0 && now - state.firstBufferedAt >= config.flushMaxAgeMs) scheduleFlush(state)
     }
     applyBackPressure()
   }

@@ -74,11 +74,12 @@ export const ChangesConfigSchema = Type.Object(
 export type ChangesConfig = Static<typeof ChangesConfigSchema>
 
 /**
- * Bytes one fetch may hand over (the kafkajs consumer's maxBytes, 16 MiB or an eighth of
- * `maxBufferedBytes`). Consumption pauses two fetches below the limit: a fetch already under way when it
- * pauses still fits, with room for a broker that overshoots maxBytes by a record batch and for
- * recordBytes' per-record overhead (one fetch of room was passed by 1 MB in one of six bench runs).
+ * Bytes one fetch may hand over (the kafkajs consumer's maxBytes, 2 MiB or an eighth of
+ * `maxBufferedBytes`). kafkajs gathers a response in socket chunks and concatenates it, and the garbage
+ * of both waits for V8's GC: 16 MiB fetches had the ingest peak at 479–510 MB RSS, 2 MiB at 387–397 MB,
+ * with no more CPU (docs/ingest.md). Consumption pauses two fetches below the limit: a fetch already under
+ * way when it pauses still fits, with room for a broker that overshoots maxBytes by a record batch.
  */
 export function fetchMaxBytes(config: Pick<ChangesConfig, 'maxBufferedBytes'>): number {
-  return Math.max(1, Math.min(16 * 1024 * 1024, Math.floor(config.maxBufferedBytes / 8)))
+  return Math.max(1, Math.min(2 * 1024 * 1024, Math.floor(config.maxBufferedBytes / 8)))
 }

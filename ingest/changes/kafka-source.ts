@@ -95,7 +95,7 @@ export function createKafkaSource(config: ChangesConfig, logger: Logger): Change
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.floor(config.sessionTimeoutMs / 10)),
       rebalanceTimeout: Math.max(config.sessionTimeoutMs * 2, 10_000),
-      // One fetch response is the only memory the consumer holds beyond our buffers.
+      // A fetch response is all the consumer holds beyond our buffers (and its garbage until GC): small fetches.
       maxBytesPerPartition: Math.min(config.flushMaxBytes, 8 * 1024 * 1024, fetchMaxBytes(config)),
       maxBytes: fetchMaxBytes(config),
       maxWaitTimeInMs: 250,

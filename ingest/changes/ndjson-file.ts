@@ -31,19 +31,34 @@ export class NdjsonChunks {
   private readonly done: Buffer[] = []
   private chunk = Buffer.allocUnsafeSlow(pieceChunkBytes)
   private used = 0
+  /** Bytes allocated for chunks so far (what these lines keep in memory). */
+  allocated = pieceChunkBytes
+  /** After append(): where its body landed, for body(). */
+  lastChunk = 0
+  lastStart = 0
 
   /** Appends `head`, then `body[start, end)`, then `tail` (ASCII). */
-  append(head: string, body: Buffer, start: number, end: number, tail: string): void {
+  append(head: string, body: Uint8Array, start: number, end: number, tail: string): void {
     // Three bytes per UTF-16 unit bound the UTF-8 length without measuring it; write() would truncate silently.
     const need = head.length * 3 + (end - start) + tail.length
     if (this.used + need > this.chunk.length) {
       if (this.used > 0) this.done.push(this.chunk.subarray(0, this.used))
       this.chunk = Buffer.allocUnsafeSlow(Math.max(pieceChunkBytes, need))
+      this.allocated += this.chunk.length
       this.used = 0
     }
     this.used += this.chunk.write(head, this.used)
-    this.used += body.copy(this.chunk, this.used, start, end)
+    this.lastChunk = this.done.length
+    this.lastStart = this.used
+    this.chunk.set(start === 0 && end === body.length ? body : body.subarray(start, end), this.used)
+    this.used += end - start
     this.used += this.chunk.write(tail, this.used, 'latin1')
+  }
+
+  /** The bytes of an earlier append's body: `chunk` and `start` as lastChunk/lastStart said, `length` its size. */
+  body(chunk: number, start: number, length: number): Buffer {
+    const buffer = chunk < this.done.length ? this.done[chunk]! : this.chunk
+    return buffer.subarray(start, start + length)
   }
 
   buffers(): Buffer[] {

@@ -7,7 +7,8 @@ import { abortedError } from './read-guard.ts'
 import { saveRunRecords } from './run-records.ts'
 import { isSourceFault } from './source-errors.ts'
 import { SourceGuard, type SourceHealth } from './source-guard.ts'
-import { SourceSession } from './source-session.ts'
+import { preconnectSource, SourceSession } from './source-session.ts'
+import type { SourceConnector } from './source-connector.ts'
 import { exportTable } from './table-export.ts'
 import type { ExportProgressListener } from './export-progress.ts'
 
@@ -60,6 +61,13 @@ export interface ExporterOptions {
 
 export interface Exporter {
   runExport(target: ExportConfig | string, options?: RunExportOptions): Promise<ExportRunRecord[]>
+  /**
+   * Starts, in the background, what the next run of `source` opens first: the DuckDB instance and a
+   * connection to the source (not while its breaker is open), so they overlap with the caller's own work
+   * before that run (a one-shot command's job lease and run record). The connection is taken by the next
+   * runExport of the source, or closed by close().
+   */
+  warmUp(source: string): void
   getSourceHealth(): SourceHealth[]
   close(): Promise<void>
 }
@@ -83,6 +91,7 @@ export function createExporter(options: ExporterOptions): Exporter {
   )
   const guard = options.guard ?? new SourceGuard({ sources: Object.fromEntries(sources), logger: baseLogger, lakeRoot: options.lakeRoot })
   let db: Promise<Database> | undefined
+  const warm = new Map<string, Promise<SourceConnector>>()
   const duckdb = (): Promise<Database> =>
     (db ??= openDatabase(':memory:', {
       memoryLimit: options.duckdb?.memoryLimit ?? '256MB',
@@ -103,16 +112,25 @@ export function createExporter(options: ExporterOptions): Exporter {
     const runId = runOptions.runId ?? newRunId('export')
     const logger = childLogger(runOptions.logger ?? baseLogger, { runId, source: service })
     const signal = runOptions.signal
-    const log = await CommitLog.open(options.lakeRoot, { logger })
-    await removeStaleTemps(log.layout.tmpDir, staleTempMs)
-    // A connection of its own per run, so runs of different sources convert concurrently.
-    const database = await (await duckdb()).connect()
-    const session = new SourceSession(service, sourceConfig)
+    // The source's connect (round trips, the server starting a session) runs while the log and DuckDB open.
+    const session = new SourceSession(service, sourceConfig, takeWarm(service) ?? connectAhead(service, sourceConfig))
+    let log: CommitLog
+    let database: Database
+    try {
+      log = await CommitLog.open(options.lakeRoot, { logger })
+      await removeStaleTemps(log.layout.tmpDir, staleTempMs)
+      // A connection of its own per run, so runs of different sources convert concurrently.
+      database = await (await duckdb()).connect()
+    } catch (error) {
+      await session.close()
+      throw error
+    }
     // Abort tears the connection down at once: a statement in flight fails instead of running on.
     const onAbort = (): void => void session.discard()
     signal?.addEventListener('abort', onAbort, { once: true })
     const records: ExportRunRecord[] = []
     const runStarted = Date.now()
+    let ended = false
     try {
       let tables: ExportTableConfig[]
       try {
@@ -128,12 +146,14 @@ export function createExporter(options: ExporterOptions): Exporter {
       for (const table of tables) {
         records.push(await exportOneTable(table))
       }
+      ended = true
     } finally {
       signal?.removeEventListener('abort', onAbort)
-      await session.close()
       database.close()
+      if (!ended) await session.close()
     }
-    await saveRunRecords(log.layout, service, runId, records, sourceConfig.keepRunRecords, logger)
+    // The source's session ends while the run's records are written: neither waits for the other.
+    await Promise.all([session.close(), saveRunRecords(log.layout, service, runId, records, sourceConfig.keepRunRecords, logger)])
     return records
 
     async function exportOneTable(table: ExportTableConfig): Promise<ExportRunRecord> {
@@ -197,10 +217,34 @@ export function createExporter(options: ExporterOptions): Exporter {
     throw new ColdpipeError('SOURCE_UNKNOWN', `no export and no source named "${source}" in config`, { context: { source } })
   }
 
+  /** An early connect to the source, unless its breaker refuses calls (the run then fails fast, as before, without connecting). */
+  function connectAhead(source: string, sourceConfig: SourceConfig): Promise<SourceConnector> | undefined {
+    const state = guard.getSourceHealth().find((h) => h.source === source)?.state
+    return state === 'open' || state === 'isolated' ? undefined : preconnectSource(source, sourceConfig)
+  }
+
+  function takeWarm(source: string): Promise<SourceConnector> | undefined {
+    const early = warm.get(source)
+    warm.delete(source)
+    return early
+  }
+
+  function warmUp(source: string): void {
+    const sourceConfig = sources.get(source)
+    if (!sourceConfig) return
+    void duckdb().catch(() => undefined)
+    const early = warm.has(source) ? undefined : connectAhead(source, sourceConfig)
+    if (early) warm.set(source, early)
+  }
+
   return {
     runExport,
+    warmUp,
     getSourceHealth: () => guard.getSourceHealth(),
     async close() {
+      const unused = [...warm.values()]
+      warm.clear()
+      await Promise.all(unused.map((early) => early.then((connector) => connector.close(), () => undefined)))
       if (!options.guard) await guard.close()
       if (db) (await db).close()
       db = undefined

@@ -14,6 +14,17 @@ async function connect(name: string, config: SourceConfig): Promise<SourceConnec
 }
 
 /**
+ * Connects to a source ahead of its run, so the network round trips and the server's session start overlap
+ * with the caller's own start-up (job lease, DuckDB). A failure is the run's first connect failing: it is
+ * thrown by the session's first open(), under the caller's retries, not here.
+ */
+export function preconnectSource(name: string, config: SourceConfig): Promise<SourceConnector> {
+  const early = connect(name, config)
+  early.catch(() => undefined)
+  return early
+}
+
+/**
  * The connection a source run reads through. Tables share one connection and its consistent read while
  * they succeed; after a failed attempt the connection is dropped (a half-read statement, a reset socket or a
  * terminated backend leave it unusable) and the next attempt opens a fresh one, on a new snapshot.
@@ -21,15 +32,19 @@ async function connect(name: string, config: SourceConfig): Promise<SourceConnec
 export class SourceSession {
   private current: OpenRead | undefined
 
+  /** `preconnected`: a connection opened ahead (`preconnectSource`), taken by the first open() instead of connecting then. */
   constructor(
     private readonly name: string,
     private readonly config: SourceConfig,
+    private preconnected?: Promise<SourceConnector>,
   ) {}
 
   /** The open connection, or a fresh one with its consistent read begun. */
   async open(): Promise<OpenRead> {
     if (this.current) return this.current
-    const connector = await connect(this.name, this.config)
+    const early = this.preconnected
+    this.preconnected = undefined
+    const connector = await (early ?? connect(this.name, this.config))
     try {
       this.current = { connector, asOf: await connector.beginConsistentRead() }
       return this.current
@@ -44,11 +59,14 @@ export class SourceSession {
     return (await this.open()).connector
   }
 
-  /** Drops the connection; the next open() starts a new one. */
+  /** Drops the connection (and an unused early one); the next open() starts a new one. */
   async discard(): Promise<void> {
     const current = this.current
+    const early = this.preconnected
     this.current = undefined
+    this.preconnected = undefined
     await current?.connector.close()
+    await early?.then((connector) => connector.close(), () => undefined)
   }
 
   close(): Promise<void> {

@@ -176,7 +176,8 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
       ...(whColumns.has('_cp_deleted') ? { warehouseWhere: 'NOT coalesce(_cp_deleted, false)' } : {}),
       ...(tableConfig?.where ? { sourceWhere: tableConfig.where } : {}),
       key: key as CompareColumn[], columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: config, ...(options.signal ? { signal: options.signal } : {}), logger,
-      warehouseCache: segmentCache(options.warehouse.path, source.sourceName, files, engine),
+      // The current-state view's definition follows softDeletes, not the table's files.
+      warehouseCache: segmentCache(options.warehouse.path, source.sourceName, files, `${engine} softDeletes=${options.warehouse.softDeletes}`),
     })
     const differs = outcome.segments.length > 0 || outcome.unresolvedSegments > 0 || outcome.missingCount + outcome.extraCount + outcome.differentCount > 0
     const sampleKeys = [...outcome.missing, ...outcome.extra, ...outcome.different].slice(0, config.maxReportedKeys).map((r) => r.key)

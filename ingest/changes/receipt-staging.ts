@@ -1,0 +1,203 @@
+import type { DebeziumDecoder, TypedField } from '../../transform/index.ts'
+import { recordBytes, type ChangeRecord } from './change-record.ts'
+import { NdjsonChunks } from './ndjson-file.ts'
+
+/**
+ * A partition's buffer, staged as records arrive. kafkajs hands out keys and values as slices of the
+ * fetch response, so one buffered record kept its whole fetch (up to 16 MiB) alive, and a Debezium
+ * envelope is mostly its schema (2.7 KB, of which 450 bytes payload, in the bench). Here an envelope of
+ * an already-known schema is cut down on arrival to its payload, copied straight into the NDJSON lines
+ * that DuckDB reads at landing; everything else is copied out of the fetch. The fetch response can then be
+ * freed at once, and a batch that stays native needs no more JavaScript work when it lands.
+ */
+
+/** Most records carry no headers: their JSON is a constant. */
+function headersJson(headers: Record<string, string>): string {
+  for (const _ in headers) return JSON.stringify(headers)
+  return '{}'
+}
+
+/** The text before a record's payload in its NDJSON line (read_json columns o, ts, k, h, p of native-typing.ts). */
+export function stagedHead(record: Pick<ChangeRecord, 'offset' | 'timestamp' | 'key' | 'headers'>): string {
+  const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8'))
+  return `{"o":${record.offset},"ts":${record.timestamp},"k":${key},"h":${headersJson(record.headers)},"p":`
+}
+
+const closing = Buffer.from('}')
+
+/**
+ * A record whose envelope matched a known schema on arrival: only the payload is kept (in the staged lines);
+ * `value` rebuilds the exact envelope bytes (schema head + payload + `}`) for the JavaScript way.
+ */
+export class PackedChangeRecord implements ChangeRecord {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: string,
+    readonly key: Buffer | null,
+    readonly headers: Record<string, string>,
+    readonly timestamp: string,
+    /** The envelope up to and including `,"payload":`, shared by every record of the schema. */
+    readonly envelopeHead: Buffer,
+    readonly fields: TypedField[],
+    private readonly lines: NdjsonChunks,
+    private readonly chunk: number,
+    private readonly start: number,
+    private readonly length: number,
+  ) {}
+
+  get payload(): Buffer {
+    return this.lines.body(this.chunk, this.start, this.length)
+  }
+
+  get value(): Buffer {
+    return Buffer.concat([this.envelopeHead, this.payload, closing])
+  }
+}
+
+/** Lines staged for DuckDB-side typing: every non-tombstone record of the batch, in order, one schema. */
+export interface StagedLines {
+  buffers: Buffer[]
+  fields: TypedField[]
+  rows: number
+  tombstones: number
+}
+
+/** Per-record bookkeeping a buffered record costs beyond its bytes (object, strings, array slot). */
+const recordOverhead = 128
+
+export class ReceiptStaging {
+  readonly records: ChangeRecord[] = []
+  /** The records as Kafka delivered them (what flushMaxBytes sizes batches by). */
+  wireBytes = 0
+  /** What this buffer keeps in memory (what maxBufferedBytes bounds). */
+  heldBytes = 0
+  private lines: NdjsonChunks | undefined
+  /** Undefined while every record so far was packed (or a tombstone); false once one was not. */
+  private native: boolean | undefined
+  private fields: TypedField[] | undefined
+  private rows = 0
+  private tombstones = 0
+  private triedLearning = false
+  private envelopeHead: Buffer | undefined
+
+  /**
+   * `decoder`: the topic's Debezium decoder when its batches may be typed in DuckDB (schema'd envelopes);
+   * undefined for topics that always go the JavaScript way.
+   */
+  constructor(private readonly decoder: DebeziumDecoder | undefined) {
+    if (!decoder) this.native = false
+  }
+
+  get length(): number {
+    return this.records.length
+  }
+
+  add(record: ChangeRecord): void {
+    this.wireBytes += recordBytes(record)
+    const packed = this.native === false ? undefined : this.pack(record)
+    if (packed) {
+      this.records.push(packed)
+      this.heldBytes += recordOverhead + (packed.key?.length ?? 0)
+      return
+    }
+    if (record.value === null && this.native !== false) {
+      this.tombstones++
+    } else {
+      this.native = false
+      this.lines = undefined // payloads of packed records stay reachable through the records
+    }
+    // Copies, so that the fetch response the record was cut from is not kept alive by it.
+    const copy: ChangeRecord = { ...record, key: record.key && Buffer.from(record.key), value: record.value && Buffer.from(record.value) }
+    this.records.push(copy)
+    this.heldBytes += recordBytes(copy)
+  }
+
+  /** The staged lines when the whole batch qualifies for DuckDB-side typing as staged. */
+  staged(): StagedLines | undefined {
+    if (this.native === false || !this.lines || !this.fields || this.rows === 0) return undefined
+    return { buffers: this.lines.buffers(), fields: this.fields, rows: this.rows, tombstones: this.tombstones }
+  }
+
+  private pack(record: ChangeRecord): PackedChangeRecord | undefined {
+    const value = record.value
+    if (value === null || !this.decoder) return undefined
+    const head = this.envelopeHead
+    // Once the batch has its schema, one comparison of the envelope's head (schema and `,"payload":`) decides.
+    if (head && value.length > head.length && value[value.length - 1] === 0x7d && value.compare(head, 0, head.length, 0, head.length) === 0) {
+      return this.packed(record, value, head.length, value.length - 1, this.fields!)
+    }
+    let match = this.decoder.matchKnownSchemaBytes(value)
+    if (!match && !this.triedLearning) {
+      // Learns the schema from the first record that does not match (as the landing would); once per batch,
+      // so a topic whose schemas cannot be cached is not parsed twice for every record.
+      this.triedLearning = true
+      try {
+        this.decoder.decode(value.toString('utf8'))
+      } catch {
+        return undefined
+      }
+      match = this.decoder.matchKnownSchemaBytes(value)
+    }
+    if (!match?.fields || (this.fields !== undefined && match.fields !== this.fields)) return undefined
+    if (this.fields === undefined) {
+      this.fields = match.fields
+      this.envelopeHead = Buffer.from(value.subarray(0, match.payloadStart))
+    }
+    return this.packed(record, value, match.payloadStart, match.payloadEnd, match.fields)
+  }
+
+  private packed(record: ChangeRecord, value: Buffer, payloadStart: number, payloadEnd: number, fields: TypedField[]): PackedChangeRecord {
+    if (!this.lines) {
+      this.lines = new NdjsonChunks()
+      this.heldBytes += this.lines.allocated
+    }
+    const before = this.lines.allocated
+    const key = record.key && Buffer.from(record.key)
+    this.lines.append(stagedHead(record), value, payloadStart, payloadEnd, '}\n')
+    this.heldBytes += this.lines.allocated - before
+    this.rows++
+    const { lastChunk, lastStart } = this.lines
+    return new PackedChangeRecord(record.topic, record.partition, record.offset, key, record.headers, record.timestamp, this.envelopeHead!, fields, this.lines, lastChunk, lastStart, payloadEnd - payloadStart)
+  }
+}
+
+/**
+ * The batch's NDJSON lines when every envelope carries one already-seen schema (records packed on arrival
+ * carry their payload; others are matched here); undefined when the batch does not qualify.
+ */
+export function stageRecords(decoder: DebeziumDecoder, records: ChangeRecord[]): StagedLines | undefined {
+  let fields: TypedField[] | undefined
+  let tombstones = 0
+  const lines = new NdjsonChunks()
+  let rows = 0
+  for (const record of records) {
+    if (record instanceof PackedChangeRecord) {
+      if (fields !== undefined && record.fields !== fields) return undefined
+      fields = record.fields
+      const payload = record.payload
+      lines.append(stagedHead(record), payload, 0, payload.length, '}\n')
+      rows++
+      continue
+    }
+    if (record.value === null) {
+      tombstones++
+      continue
+    }
+    let match = decoder.matchKnownSchemaBytes(record.value)
+    if (!match && fields === undefined) {
+      try {
+        decoder.decode(record.value.toString('utf8')) // learns the schema
+      } catch {
+        return undefined
+      }
+      match = decoder.matchKnownSchemaBytes(record.value)
+    }
+    if (!match?.fields || (fields !== undefined && match.fields !== fields)) return undefined
+    fields = match.fields
+    rows++
+    // The payload bytes go to the file as they are: no decoding, no parsing in JavaScript.
+    lines.append(stagedHead(record), record.value, match.payloadStart, match.payloadEnd, '}\n')
+  }
+  return fields && rows > 0 ? { buffers: lines.buffers(), fields, rows, tombstones } : undefined
+}
