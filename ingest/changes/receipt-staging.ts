@@ -26,6 +26,22 @@ export function stagedHead(record: Pick<ChangeRecord, 'offset' | 'timestamp' | '
 const closing = Buffer.from('}')
 
 /**
+ * Where an envelope of a schema the decoder knows has its payload; when it knows none and `mayLearn()` says so,
+ * the envelope is decoded once so the decoder learns its schema (as the landing would). Undefined when the schema
+ * is unknown or the envelope does not decode.
+ */
+function matchSchema(decoder: DebeziumDecoder, value: Buffer, mayLearn: () => boolean): ReturnType<DebeziumDecoder['matchKnownSchemaBytes']> {
+  const match = decoder.matchKnownSchemaBytes(value)
+  if (match || !mayLearn()) return match
+  try {
+    decoder.decode(value.toString('utf8'))
+  } catch {
+    return undefined
+  }
+  return decoder.matchKnownSchemaBytes(value)
+}
+
+/**
  * A record whose envelope matched a known schema on arrival: only the payload is kept (in the staged lines);
  * `value` rebuilds the exact envelope bytes (schema head + payload + `}`) for the JavaScript way.
  */
@@ -127,24 +143,20 @@ export class ReceiptStaging {
     if (head && value.length > head.length && value[value.length - 1] === 0x7d && value.compare(head, 0, head.length, 0, head.length) === 0) {
       return this.packed(record, value, head.length, value.length - 1, this.fields!)
     }
-    let match = this.decoder.matchKnownSchemaBytes(value)
-    if (!match && !this.triedLearning) {
-      // Learns the schema from the first record that does not match (as the landing would); once per batch,
-      // so a topic whose schemas cannot be cached is not parsed twice for every record.
-      this.triedLearning = true
-      try {
-        this.decoder.decode(value.toString('utf8'))
-      } catch {
-        return undefined
-      }
-      match = this.decoder.matchKnownSchemaBytes(value)
-    }
+    const match = matchSchema(this.decoder, value, () => this.learnOnce())
     if (!match?.fields || (this.fields !== undefined && match.fields !== this.fields)) return undefined
     if (this.fields === undefined) {
       this.fields = match.fields
       this.envelopeHead = Buffer.from(value.subarray(0, match.payloadStart))
     }
     return this.packed(record, value, match.payloadStart, match.payloadEnd, match.fields)
+  }
+
+  /** True the first time only: a batch learns from one record, so a topic whose schemas cannot be cached is not parsed twice for every record. */
+  private learnOnce(): boolean {
+    if (this.triedLearning) return false
+    this.triedLearning = true
+    return true
   }
 
   private packed(record: ChangeRecord, value: Buffer, payloadStart: number, payloadEnd: number, fields: TypedField[]): PackedChangeRecord {
@@ -184,15 +196,7 @@ export function stageRecords(decoder: DebeziumDecoder, records: ChangeRecord[]):
       tombstones++
       continue
     }
-    let match = decoder.matchKnownSchemaBytes(record.value)
-    if (!match && fields === undefined) {
-      try {
-        decoder.decode(record.value.toString('utf8')) // learns the schema
-      } catch {
-        return undefined
-      }
-      match = decoder.matchKnownSchemaBytes(record.value)
-    }
+    const match = matchSchema(decoder, record.value, () => fields === undefined)
     if (!match?.fields || (fields !== undefined && match.fields !== fields)) return undefined
     fields = match.fields
     rows++
