@@ -7,7 +7,7 @@ import { abortedError } from './read-guard.ts'
 import { saveRunRecords } from './run-records.ts'
 import { isSourceFault } from './source-errors.ts'
 import { SourceGuard, type SourceHealth } from './source-guard.ts'
-import { preconnectSource, SourceSession } from './source-session.ts'
+import { closePreconnected, preconnectSource, SourceSession } from './source-session.ts'
 import type { SourceConnector } from './source-connector.ts'
 import { exportTable } from './table-export.ts'
 import type { ExportProgressListener } from './export-progress.ts'
@@ -244,7 +244,7 @@ export function createExporter(options: ExporterOptions): Exporter {
     async close() {
       const unused = [...warm.values()]
       warm.clear()
-      await Promise.all(unused.map((early) => early.then((connector) => connector.close(), () => undefined)))
+      await Promise.all(unused.map(closePreconnected))
       if (!options.guard) await guard.close()
       if (db) (await db).close()
       db = undefined

@@ -34,7 +34,7 @@ export async function pruneRunRecords(layout: LakeLayout, source: string, keep: 
   const ours: { dir: string; files: string[]; at: number }[] = []
   // A sample path names this source's files the way the layout does, so a rename there is followed here.
   const prefix = basename(layout.exportRunFile('x', source, 'T')).slice(0, -'T.json'.length)
-  // Up to `keep` + 1 folders are read at every run: all at once, not one round trip after another.
+  // The folder holds every source's kept runs (each pruned to its `keep`): read all at once, not one round trip after another.
   await Promise.all(
     runs.map(async (run) => {
       const dir = join(root, run)

@@ -24,6 +24,11 @@ export function preconnectSource(name: string, config: SourceConfig): Promise<So
   return early
 }
 
+/** Closes a connection opened ahead and never used; one whose connect failed has nothing to close. */
+export async function closePreconnected(early: Promise<SourceConnector> | undefined): Promise<void> {
+  await early?.then((connector) => connector.close(), () => undefined)
+}
+
 /**
  * The connection a source run reads through. Tables share one connection and its consistent read while
  * they succeed; after a failed attempt the connection is dropped (a half-read statement, a reset socket or a
@@ -66,7 +71,7 @@ export class SourceSession {
     this.current = undefined
     this.preconnected = undefined
     await current?.connector.close()
-    await early?.then((connector) => connector.close(), () => undefined)
+    await closePreconnected(early)
   }
 
   close(): Promise<void> {
