@@ -10,12 +10,13 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { openDatabase, quoteLiteral } from '../../core/duckdb/index.ts'
 import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
 import { buildBenchSnapshot } from '../helpers/build-snapshot.ts'
+import { threadCpuSeconds } from '../helpers/thread-cpu.ts'
 import { orderLinesSql } from './order-lines-sql.ts'
 
 function arg(name: string, fallback: string): string {
@@ -42,19 +43,6 @@ if (!existsSync(join(dir, 'done'))) {
   })
   await writeFile(join(reportsDir, 'order_lines_year.sql'), `/*---\nname: order_lines_year\ntitle: A year of order lines\n---*/\n${reportSql}\n`)
   await writeFile(join(dir, 'done'), '')
-}
-
-async function threads(pid: number): Promise<Map<string, { name: string; cpu: number }>> {
-  const out = new Map<string, { name: string; cpu: number }>()
-  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
-    try {
-      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-      out.set(tid, { name, cpu: (Number(fields[11]) + Number(fields[12])) / 100 })
-    } catch {}
-  }
-  return out
 }
 
 function group(name: string, tid: string, pid: number): string {
@@ -99,7 +87,7 @@ for (let s = 0; s < servers; s++) {
   const target = `${url}/reports/order_lines_year?stream=true&format=csv`
   await run('curl', ['-sS', '-o', '/dev/null', `${target}&limit=1000`])
   for (let d = 0; d < downloads; d++) {
-    const before = await threads(pid)
+    const before = threadCpuSeconds(pid)
     const perf = process.argv.includes('--perf')
     const tracer = strace && d === downloads - 1 ? spawn('strace', ['-c', '-f', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
       : process.argv.includes('--perf-stat') ? spawn('perf', ['stat', '-e', 'context-switches,cpu-migrations,task-clock', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -110,11 +98,11 @@ for (let s = 0; s < servers; s++) {
     const t0 = performance.now()
     const curlOut = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{size_download}', target])
     const wall = (performance.now() - t0) / 1000
-    const after = await threads(pid)
+    const after = threadCpuSeconds(pid)
     const groups: Record<string, number> = {}
     let total = 0
     for (const [tid, t] of after) {
-      const delta = t.cpu - (before.get(tid)?.cpu ?? 0)
+      const delta = t.seconds - (before.get(tid)?.seconds ?? 0)
       if (delta <= 0) continue
       const g = process.argv.includes('--per-thread') ? `${group(t.name, tid, pid)}:${Number(tid) - pid}` : group(t.name, tid, pid)
       groups[g] = Math.round(((groups[g] ?? 0) + delta) * 100) / 100

@@ -4,13 +4,14 @@
  * { mode: 'raw' | 'ingest', bootstrap, topic, events, changes? }. Prints one JSON line with the result.
  */
 import { randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { silentLogger } from '../../core/logger.ts'
 import { changesDefaults, startChangeIngest, type ChangesConfigInput } from '../../ingest/changes/index.ts'
+import { threadCpuSeconds } from '../helpers/thread-cpu.ts'
 
 interface Job {
   mode: 'raw' | 'ingest'
@@ -36,23 +37,10 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
-/**
- * CPU-seconds since process start per thread, for profiling: the main thread, and the others (libuv pool,
- * V8 GC helpers, DuckDB; Node does not name them) by thread id, busiest first.
- */
+/** CPU-seconds per thread: the main thread, and the others (libuv pool, V8 GC helpers, DuckDB) by thread id. */
 function threadCpu(): Record<string, number> {
-  const ticks = 100 // USER_HZ on Linux
   const out: Record<string, number> = {}
-  for (const task of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const seconds = (Number(fields[11]) + Number(fields[12])) / ticks
-      if (seconds > 0) out[Number(task) === process.pid ? 'main' : `t${task}`] = seconds
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
+  for (const [tid, thread] of threadCpuSeconds()) if (thread.seconds > 0) out[Number(tid) === process.pid ? 'main' : `t${tid}`] = thread.seconds
   return out
 }
 
