@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { reconcile, type ReconcileConfig } from '../../warehouse/reconcile/index.ts'
 import { cacheDir, type KeptSegment } from '../../warehouse/reconcile/segment-cache.ts'
+import { absoluteIn } from '../../warehouse/table-files.ts'
 import { mysqlDatabase, postgresSchema } from '../helpers/databases.ts'
 import { pipeline, sourceConfig, type Pipeline } from './reconcile-fixtures.ts'
 
@@ -85,5 +86,18 @@ describe('warehouse segments carried forward across table states (merge-on-read 
     expect(after.result.different).toEqual([{ key: { id: '7777' }, columns: ['v'] }])
     expect(after.computed).toBe(2)
     expect(after.kept).toEqual(await recomputed(p, 'bank', 'nums'))
+
+    // The delta file the kept segments were computed over is gone (retention) by the next run: nothing can be told
+    // about which segments changed, so every one is computed again, and the silent difference is still found.
+    const keptFile = join(cacheDir(p.warehouse.path), 'bank.nums.json')
+    const { delta } = (JSON.parse(await readFile(keptFile, 'utf8')) as { segments: { delta: string | null } }).segments
+    expect(delta).not.toBeNull()
+    await connection.query(`UPDATE ${database}.nums SET v = 'changed again', updated_at = NOW(6) WHERE id = 15000`)
+    await p.load()
+    await rm(absoluteIn(p.warehouse.path, delta!))
+    const afterRetention = await run(p, 'bank', 'nums')
+    expect(afterRetention.carried).toBe(0)
+    expect(afterRetention.computed).toBe(afterRetention.kept.length)
+    expect(afterRetention.result.different).toEqual([{ key: { id: '7777' }, columns: ['v'] }])
   }, 180_000)
 })
