@@ -133,7 +133,7 @@ export function buildReconcileJob(config: ColdpipeConfig, deps: JobStageDeps): J
 }
 
 /** The reconcile job's default stage: warehouse/reconcile over the config (loaded when the job first runs). */
-function reconcileStage(config: ColdpipeConfig): (call: StageCall) => Promise<unknown> {
+export function reconcileStage(config: ColdpipeConfig): (call: StageCall) => Promise<unknown> {
   return async (call) => {
     const { reconcileJobResult } = await import('../warehouse/reconcile/reconcile-job.ts')
     return reconcileJobResult(config, call)

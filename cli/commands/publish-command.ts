@@ -1,6 +1,6 @@
 import type { RegisterCommand } from '../command-context.ts'
 import { buildJobsFromConfig } from '../build-jobs.ts'
-import { withQuarantineWarnings } from '../publish-stage.ts'
+import { reconcilePrecompute, withQuarantineWarnings } from '../publish-stage.ts'
 import { publish, type PublishResult } from '../../warehouse/index.ts'
 import { runManualJob } from '../manual-run/run-manual-job.ts'
 
@@ -30,5 +30,13 @@ export const registerPublishCommand: RegisterCommand = (program, context) => {
       process.stdout.write(result.published
         ? `published snapshot ${result.manifest.id} (lake version ${result.manifest.lakeVersion})\n`
         : `nothing published: ${result.reason}\n`)
+      // The snapshot is already visible; what follows only spares the next `coldpipe reconcile` its warehouse side.
+      const precompute = result.published ? reconcilePrecompute(config, context.logger) : undefined
+      if (precompute) {
+        process.stderr.write('computing the warehouse side of the next reconciliation (jobs.reconcile.precompute; Ctrl-C skips it)\n')
+        precompute.afterPublish(result)
+        await precompute.idle()
+        await precompute.close()
+      }
     })
 }

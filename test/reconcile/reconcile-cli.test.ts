@@ -31,9 +31,13 @@ describe('coldpipe reconcile, end to end', () => {
     expect((await cli('export', 'shop')).code).toBe(0)
     expect((await cli('publish')).code).toBe(0)
 
-    const same = await cli('reconcile')
+    // `publish` computed the warehouse side (jobs.reconcile.precompute): the first reconciliation computes none of it.
+    const same = await cli('--log-level', 'debug', 'reconcile')
     expect(same.stderr).not.toContain('"level":50')
     expect(same.code).toBe(0)
+    const segments = same.stderr.split('\n').filter((line) => line.includes('"reconcile warehouse segments"')).map((line) => JSON.parse(line) as { carried: number; computed: number })
+    expect(segments).toMatchObject([{ computed: 0 }])
+    expect(segments[0]!.carried).toBeGreaterThan(0)
     expect(same.stdout).toMatch(/shop\.items\s+match\s+5,000\s+5,000/)
     expect(same.stdout).toContain('shop.items: compared the whole table as the source holds it now')
 

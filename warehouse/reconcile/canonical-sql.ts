@@ -205,3 +205,14 @@ export function duckdbDialect(source: SourceKind): Dialect {
 export function sourceDialect(kind: SourceKind): Dialect {
   return kind === 'postgres' ? postgres : mysql
 }
+
+/** Microseconds since the epoch as an exact PostgreSQL timestamp literal (UTC); undefined outside years 1 to 9999. */
+export function microsLiteral(micros: bigint, zoned: boolean): string | undefined {
+  let ms = micros / 1000n
+  if (ms * 1000n > micros) ms -= 1n
+  const fraction = micros - ms * 1000n + (ms % 1000n + 1000n) % 1000n * 1000n
+  const iso = new Date(Number(ms)).toISOString()
+  if (!/^\d{4}-/.test(iso)) return undefined
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction.toString().padStart(6, '0')}`
+  return zoned ? `'${text}+00'::timestamptz` : `'${text}'::timestamp`
+}

@@ -74,3 +74,18 @@ export function orderedWarehouseSql(p: OrderedParts, segmentExpr: string, rangeP
       SELECT ${segmentExpr} AS seg, ${p.key} AS k, CASE WHEN ${p.newer} THEN NULL ELSE ${p.rowText} END AS h
       FROM ${p.relation} WHERE ${p.where} AND ${rangePredicate}) x GROUP BY seg`
 }
+
+/** Keys (`k`, an integer column) in any of `segments`: one range per run of adjacent segments; int64's ends left open. */
+export function segmentsPredicate(k: string, segments: IntegerSegment[]): string {
+  const runs: { lo: bigint; hi: bigint }[] = []
+  for (const s of segments) {
+    const last = runs.at(-1)
+    if (last && last.hi + 1n === s.lo) last.hi = s.hi
+    else runs.push({ lo: s.lo, hi: s.hi })
+  }
+  const range = (r: { lo: bigint; hi: bigint }): string => {
+    const parts = [...(r.lo > -(2n ** 63n) ? [`${k} >= ${r.lo}`] : []), ...(r.hi < 2n ** 63n - 1n ? [`${k} <= ${r.hi}`] : [])]
+    return parts.length ? `(${parts.join(' AND ')})` : 'true'
+  }
+  return `(${runs.map(range).join(' OR ')})`
+}

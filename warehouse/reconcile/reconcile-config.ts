@@ -24,6 +24,8 @@ export const reconcileDefaults = {
   minQueryIntervalMs: 0,
   /** Connections to a PostgreSQL source, in one shared snapshot, that split the checksum pass of a table. */
   sourceConnections: 2,
+  /** Compute the warehouse side's checksums after each publish, so the next reconciliation only reads the source. */
+  precompute: true,
 } as const
 
 export const ReconcileConfigSchema = Type.Object(
@@ -49,6 +51,7 @@ export const ReconcileConfigSchema = Type.Object(
     maxReportedSegments: Type.Integer({ minimum: 0, default: reconcileDefaults.maxReportedSegments }),
     minQueryIntervalMs: Type.Integer({ minimum: 0, default: reconcileDefaults.minQueryIntervalMs }),
     sourceConnections: Type.Integer({ minimum: 1, maximum: 16, default: reconcileDefaults.sourceConnections }),
+    precompute: Type.Boolean({ default: reconcileDefaults.precompute }),
   },
   { additionalProperties: false },
 )

@@ -1,19 +1,18 @@
-import { openDatabase, type Database } from '../../core/duckdb/index.ts'
+import type { Database } from '../../core/duckdb/index.ts'
 import { maskingFor } from '../../ingest/pii/index.ts'
 import { ColdpipeError, isColdpipeError, messageOf } from '../../core/errors.ts'
 import { childLogger, newRunId, silentLogger, type Logger } from '../../core/logger.ts'
 import type { ExportConfig, ExportTableConfig, SourceConfig } from '../../ingest/export/export-config.ts'
 import { SourceGuard } from '../../ingest/export/source-guard.ts'
-import type { SourceColumn } from '../../ingest/export/source-connector.ts'
-import { exportWatermarkKey, isDiskFull, type Watermark } from '../../lake/index.ts'
+import { isDiskFull } from '../../lake/index.ts'
 import { SnapshotStore, type SnapshotManifest } from '../snapshot-store.ts'
 import type { TableFiles } from '../table-files.ts'
 import type { WarehouseConfig } from '../warehouse-config.ts'
-import type { CompareColumn } from './canonical-sql.ts'
+import { comparePoint, findTableConfig, liveRowsWhere, openSnapshotForReconcile, planColumns, planKey, warehouseColumns, warehouseRelation } from './compare-plan.ts'
 import { reconcileSettings, type ReconcileConfig } from './reconcile-config.ts'
 import { resultsDir, saveResult, type ReconcileTableResult } from './reconcile-result.ts'
 import { ReconcileSource } from './reconcile-source.ts'
-import { compareTable, type Cutoff } from './reconcile-table.ts'
+import { compareTable } from './reconcile-table.ts'
 import { segmentCache } from './segment-cache.ts'
 
 export interface ReconcileRunOptions {
@@ -73,10 +72,8 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
   }
   const tables = plannedTables(manifest, options)
   const guard = options.guard ?? new SourceGuard({ sources: options.sources, logger, ...(options.lakeRoot ? { lakeRoot: options.lakeRoot } : {}) })
-  // Not the readers' sandbox: coldpipe's own queries, which need the session in UTC (timestamps inside lists).
-  const db = await openDatabase(store.databasePath(manifest.id), { readOnly: true, memoryLimit: options.warehouse.memoryLimit, threads: options.warehouse.threads, errorCode: 'RECONCILE_FAILED' })
-  await db.run("SET TimeZone = 'UTC'")
-  const engine = `duckdb ${(await db.all<{ v: string }>('SELECT version() AS v'))[0]?.v ?? ''}`
+  // Not the readers' sandbox: coldpipe's own queries.
+  const { db, engine } = await openSnapshotForReconcile(store.databasePath(manifest.id), options.warehouse)
   const results: ReconcileTableResult[] = []
   try {
     for (const files of tables) {
@@ -151,33 +148,17 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
   async function compareWith(source: ReconcileSource, db: Database, files: TableFiles, tableConfig: ExportTableConfig | undefined, base: ReconcileTableResult): Promise<ReconcileTableResult> {
     const described = await source.describe(files.table)
     if (!described) return { ...base, status: 'skipped', reason: `the source has no table ${source.schema}.${files.table}` }
-    const selected = tableConfig?.columns ? described.filter((c) => tableConfig.columns!.includes(c.name)) : described
-    const relation = `${quote(files.service)}.${quote(files.table)}`
-    const whColumns = new Map((await db.all<{ column_name: string; column_type: string }>(`DESCRIBE ${relation}`)).map((r) => [r.column_name, normalizeType(r.column_type)]))
-    // Masked before landing (pii.columns): the lake holds no source value to compare with.
+    const whColumns = await warehouseColumns(db, warehouseRelation(files))
     const masked: Map<string, string> = options.lakeRoot ? maskingFor(options.lakeRoot).forTable(files.service, files.table) : new Map()
-    const columns: CompareColumn[] = []
-    const notCompared: { column: string; reason: string }[] = []
-    for (const c of selected) {
-      const whType = whColumns.get(c.name)
-      if (masked.has(c.name)) notCompared.push({ column: c.name, reason: `masked in the warehouse (pii ${masked.get(c.name)})` })
-      else if (whType === undefined) notCompared.push({ column: c.name, reason: 'not in the warehouse' })
-      else columns.push(compareColumn(c, whType))
-    }
-    for (const name of whColumns.keys()) {
-      if (name !== '_cp_deleted' && !selected.some((c) => c.name === name)) notCompared.push({ column: name, reason: 'not in the source' })
-    }
-    const keyNames = files.key.length ? files.key : tableConfig?.key ?? []
-    const key = keyNames.map((k) => columns.find((c) => c.name === k))
-    if (key.some((k) => !k)) return { ...base, status: 'skipped', reason: `key ${keyNames.join(', ')} is not comparable on both sides`, columnsNotCompared: notCompared }
-    const point = comparePoint(files, tableConfig, described, manifest!.watermarks, config, source)
+    const { columns, notCompared } = planColumns(described, tableConfig, whColumns, masked)
+    const { names, key } = planKey(files, tableConfig, columns)
+    if (!key) return { ...base, status: 'skipped', reason: `key ${names.join(', ')} is not comparable on both sides`, columnsNotCompared: notCompared }
+    const point = comparePoint(files, tableConfig, described, manifest!.watermarks, config, source.asOf)
     const outcome = await compareTable({
-      source, warehouse: db, sourceTable: files.table, warehouseRelation: relation,
-      ...(whColumns.has('_cp_deleted') ? { warehouseWhere: 'NOT coalesce(_cp_deleted, false)' } : {}),
+      source, warehouse: db, sourceTable: files.table, warehouseRelation: warehouseRelation(files), ...liveRowsWhere(whColumns),
       ...(tableConfig?.where ? { sourceWhere: tableConfig.where } : {}),
-      key: key as CompareColumn[], columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: config, ...(options.signal ? { signal: options.signal } : {}), logger,
-      // The current-state view's definition follows softDeletes, not the table's files.
-      warehouseCache: segmentCache(options.warehouse.path, source.sourceName, files, `${engine} softDeletes=${options.warehouse.softDeletes}`),
+      key, columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: config, ...(options.signal ? { signal: options.signal } : {}), logger,
+      warehouseCache: segmentCache(options.warehouse.path, source.sourceName, files, engine),
     })
     const differs = outcome.segments.length > 0 || outcome.unresolvedSegments > 0 || outcome.missingCount + outcome.extraCount + outcome.differentCount > 0
     const sampleKeys = [...outcome.missing, ...outcome.extra, ...outcome.different].slice(0, config.maxReportedKeys).map((r) => r.key)
@@ -195,82 +176,4 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
       transfer: { ...base.transfer, warehouseRowsFetched: outcome.warehouseRowsFetched },
     }
   }
-}
-
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
-
-function findTableConfig(exports: ExportConfig[], source: string, table: string): ExportTableConfig | undefined {
-  return exports.find((e) => e.source === source)?.tables?.find((t) => t.name === table)
-}
-
-/** DESCRIBE's long type names, as the export's short ones. */
-function normalizeType(type: string): string {
-  return type.replace(/TIMESTAMP WITH TIME ZONE/g, 'TIMESTAMPTZ').replace(/^FLOAT$/, 'REAL')
-}
-
-function compareColumn(c: SourceColumn, warehouseType: string): CompareColumn {
-  const same = warehouseType === c.duckType || (c.duckType === 'JSON' && warehouseType === 'JSON')
-  return { name: c.name, duckType: c.duckType, sourceSelect: c.selectExpr, ...(same ? {} : { warehouseType }) }
-}
-
-interface ComparePoint {
-  compared: Omit<ReconcileTableResult['compared'], 'replica'>
-  cutoff?: Cutoff
-}
-
-/**
- * What the comparison is taken at. Full exports: the export run's read, when a cursor says which rows changed
- * since (else the table as it is now). Incremental exports: rows at or below the watermark minus the lag.
- * Change-fed tables: rows at or below the last landed change minus the lag, when a cursor is configured.
- */
-function comparePoint(files: TableFiles, table: ExportTableConfig | undefined, described: SourceColumn[], watermarks: Watermark[], config: ReconcileConfig, source: ReconcileSource): ComparePoint {
-  const id = `${files.service}.${files.table}`
-  const mark = files.kind === 'changes'
-    ? watermarks.filter((w) => w.service === files.service && w.table === files.table).sort((a, b) => a.asOf.localeCompare(b.asOf)).at(-1)
-    : watermarks.find((w) => w.key === exportWatermarkKey(files.service, files.table))
-  const cursorName = files.kind === 'changes' ? config.cursors[id] : table?.cursor
-  const cursor = cursorName ? described.find((c) => c.name === cursorName) : undefined
-  const lagSeconds = Math.max(config.lagSeconds, table?.lagSeconds ?? 0)
-  const whole = (why: string): ComparePoint => ({
-    compared: { basis: 'current', description: `the whole table as the source holds it now (read at ${source.asOf}); ${why}`, ...(mark ? { watermark: mark.position, exportAsOf: mark.asOf } : {}) },
-  })
-  if (!cursor || !mark) return whole(cursorName && !cursor ? `cursor ${cursorName} is not a column of the source table` : 'no cursor says which rows changed since the last load, so changes since then count as differences')
-  const temporal = /^(TIMESTAMP|TIMESTAMPTZ|DATE)$/.test(cursor.duckType)
-  const integer = /INT/.test(cursor.duckType)
-  if (!temporal && !integer) return whole(`cursor ${cursor.name} (${cursor.duckType}) is neither a time nor an integer`)
-  const column: CompareColumn = { name: cursor.name, duckType: cursor.duckType, sourceSelect: cursor.selectExpr }
-  const basis: ComparePoint['compared']['basis'] = files.kind === 'export-full' ? 'export-snapshot' : 'watermark'
-  // Full exports read everything at asOf: rows changed later carry a later cursor. Incremental and change-fed
-  // tables hold what was read up to the watermark; rows committed late may still be on their way.
-  const anchor = files.kind === 'export-full' && temporal ? mark.asOf : mark.position
-  if (anchor === null) return whole('the table has no watermark yet')
-  let cutoff: Cutoff
-  let cutoffText: string
-  if (integer) {
-    cutoff = { kind: 'integer', column, value: BigInt(anchor) }
-    cutoffText = anchor
-  } else {
-    const micros = toMicros(anchor) - BigInt(lagSeconds) * 1_000_000n
-    cutoffText = new Date(Number(micros / 1000n)).toISOString()
-    cutoff = cursor.duckType === 'DATE' ? { kind: 'date', column, value: cutoffText.slice(0, 10) } : { kind: 'micros', column, value: micros }
-  }
-  const what = basis === 'export-snapshot'
-    ? `the full export read at ${mark.asOf}: rows whose ${cursor.name} is after ${cutoffText} (that time minus ${lagSeconds}s lag) changed since and are counted as too new, not compared`
-    : `rows whose ${cursor.name} is at or below ${cutoffText} (watermark ${mark.position}${integer ? '' : ` minus ${lagSeconds}s lag`}); later ones are counted as too new, not compared`
-  return { compared: { basis, description: what, cursor: cursor.name, cutoff: cutoffText, watermark: mark.position, exportAsOf: mark.asOf }, cutoff }
-}
-
-/** `2026-01-01 00:41:40.5+00`, `2026-01-01T00:41:40Z`, `2026-01-01` → microseconds since the epoch (exact). */
-export function toMicros(text: string): bigint {
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(text.trim())
-  if (!m) throw new ColdpipeError('RECONCILE_FAILED', `cannot read the watermark ${JSON.stringify(text)} as a time`, { context: { watermark: text } })
-  let zone = m[4] ?? 'Z'
-  if (/^[+-]\d{2}$/.test(zone)) zone += ':00'
-  else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`
-  const seconds = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}${zone}`)
-  if (Number.isNaN(seconds)) throw new ColdpipeError('RECONCILE_FAILED', `cannot read the watermark ${JSON.stringify(text)} as a time`, { context: { watermark: text } })
-  const fraction = (m[3] ?? '').padEnd(6, '0').slice(0, 6)
-  return BigInt(seconds) * 1000n + BigInt(fraction || '0')
 }

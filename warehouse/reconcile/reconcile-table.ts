@@ -1,8 +1,8 @@
 import type { Database } from '../../core/duckdb/index.ts'
 import type { Logger } from '../../core/logger.ts'
-import { duckdbDialect, type CompareColumn, type Dialect } from './canonical-sql.ts'
+import { duckdbDialect, microsLiteral, type CompareColumn, type Dialect } from './canonical-sql.ts'
 import { alignedIntegerSplit, integerSplit, rangePredicate, segmentExpr, segmentRange, type KeyExpr, type KeyRange, type KeySplit } from './key-segments.ts'
-import { integerSegments, orderedSourceSql, orderedWarehouseSql, partition, type IntegerSegment, type OrderedParts } from './ordered-segments.ts'
+import { integerSegments, orderedSourceSql, orderedWarehouseSql, partition, segmentsPredicate, type OrderedParts } from './ordered-segments.ts'
 import type { ReconcileSettings } from './reconcile-config.ts'
 import type { ReconcileSource, TextRow } from './reconcile-source.ts'
 import { carryForward } from './segment-carry.ts'
@@ -15,8 +15,11 @@ export type Cutoff =
   | { kind: 'integer'; column: CompareColumn; value: bigint }
   | { kind: 'date'; column: CompareColumn; value: string }
 
+/** What a comparison reads from the source (a warehouse-only pass reads nothing: see `warehouseOnly`). */
+export type CompareSource = Pick<ReconcileSource, 'dialect' | 'kind' | 'relation' | 'query' | 'leadsAnIndex' | 'connections'>
+
 export interface TableCompareInput {
-  source: ReconcileSource
+  source: CompareSource
   /** The snapshot, opened read-only. */
   warehouse: Database
   sourceTable: string
@@ -34,6 +37,13 @@ export interface TableCompareInput {
   settings: ReconcileSettings
   signal?: AbortSignal
   logger: Logger
+  /** The checksum form, when known without asking the source (whether the key leads a b-tree index of it). */
+  ordered?: boolean
+  /**
+   * Only the warehouse side's first pass, kept in `warehouseCache` for a later comparison (the precompute after a
+   * publish): the source is not read, no key is excluded as too new, nothing is compared.
+   */
+  warehouseOnly?: boolean
 }
 
 export interface TableCompareOutcome {
@@ -50,6 +60,8 @@ export interface TableCompareOutcome {
   warehouseRowsFetched: number
   /** Keys of too-new source rows left out on the warehouse side (undefined: none looked up, or too many). */
   tooNewKeysExcluded?: number
+  /** The warehouse's first-pass segments carried forward from kept ones and computed (aligned integer splits). */
+  warehouseSegments?: { carried: number; computed: number }
 }
 
 interface SegmentAgg {
@@ -119,7 +131,7 @@ export async function compareTable(input: TableCompareInput): Promise<TableCompa
   const rowHash = (d: Dialect): string => d.hash60(d.rowText(input.columns, (n) => d.ident(n)))
 
   // Per-segment md5 in key order (ordered-segments.ts) where the source reads each segment from the key's index.
-  const ordered = !keyless && integerKey && input.key.length === 1 && (await source.leadsAnIndex(input.sourceTable, first.name))
+  const ordered = !keyless && integerKey && input.key.length === 1 && (input.ordered ?? (await source.leadsAnIndex(input.sourceTable, first.name)))
   // Rows per segment are at most its key span (one integer key): this bounds the text each md5 is taken over.
   const orderedSplit = (split: KeySplit): boolean => ordered && split.step !== undefined && split.step <= BigInt(2 * settings.segmentRows)
   const orderedParts = (side: Side): OrderedParts => {
@@ -145,13 +157,14 @@ export async function compareTable(input: TableCompareInput): Promise<TableCompa
     const cutoff: CutoffKey | undefined = c ? { column: c.column.name, kind: c.kind, value: c.value.toString() } : undefined
     const shape = JSON.stringify({ form: orderedSplit(split) ? 'ordered' : 'sum', relation: wh.relation, where: whereBase, key: key.raw(d),
       row: d.rowText(input.columns, (n) => d.ident(n)), cutoff: cutoff ? [cutoff.column, cutoff.kind] : null })
-    const outcome = await carryForward({
+    const kept = await carryForward({
       cache, shape, segments: integerSegments(whole, split), ...(cutoff ? { cutoff } : {}), excludedKeys, keyColumns: input.key.map((k) => k.name),
       segmentsOf: async (relation) => new Set((await wh.run(`SELECT DISTINCT ${segmentExpr(d, key, split)} AS seg FROM (${relation}) x`, 'keys')).map((r) => Number(r.seg))),
       compute: (only) => wh.run(warehouseSql(split, only ? segmentsPredicate(key.raw(d), only) : 'true'), 'aggregate'),
     })
-    input.logger.debug({ table: input.sourceTable, carried: outcome.carried, computed: outcome.computed, reason: outcome.reason }, 'reconcile warehouse segments')
-    return outcome.rows
+    input.logger.debug({ table: input.sourceTable, carried: kept.carried, computed: kept.computed, reason: kept.reason }, 'reconcile warehouse segments')
+    outcome.warehouseSegments = { carried: kept.carried, computed: kept.computed }
+    return kept.rows
   }
 
   const aggregate = async (side: Side, range: KeyRange, split: KeySplit, cache?: SegmentCache): Promise<Map<number, SegmentAgg>> => {
@@ -185,7 +198,7 @@ export async function compareTable(input: TableCompareInput): Promise<TableCompa
 
   // Rows changed at the source after the compare point are left out on both sides: their keys (only keys, from
   // the cursor's index) are excluded in the warehouse too, where the older version of such a row still is.
-  if (input.cutoff && !keyless) await excludeTooNewKeys()
+  if (input.cutoff && !keyless && !input.warehouseOnly) await excludeTooNewKeys()
 
   // The first split: integer keys by equal value steps over the warehouse's key range; others by quantiles.
   const whole: KeyRange = {}
@@ -193,6 +206,10 @@ export async function compareTable(input: TableCompareInput): Promise<TableCompa
   // Keys excluded as too new live in a temp table the statement does not show: no whole-statement cache then
   // (kept segments record which excluded keys they hold).
   const cache = !outcome.tooNewKeysExcluded || (integerKey && firstSplit.step !== undefined) ? input.warehouseCache : undefined
+  if (input.warehouseOnly) {
+    for (const a of (await aggregate(wh, whole, firstSplit, cache)).values()) counts.warehouseRows += Number(a.n + a.t)
+    return outcome
+  }
   const [s0, w0] = await Promise.all([aggregate(src, whole, firstSplit), aggregate(wh, whole, firstSplit, cache)])
   for (const a of s0.values()) {
     counts.sourceRows += Number(a.n + a.t)
@@ -375,30 +392,4 @@ export async function compareTable(input: TableCompareInput): Promise<TableCompa
     // snapshot) or rows differ only in a too-new copy. Recorded only when rows were found.
     if (found > 0) record(range, a, b)
   }
-}
-
-/** Keys (`k`, an integer column) in any of `segments`: one range per run of adjacent segments; int64's ends left open. */
-function segmentsPredicate(k: string, segments: IntegerSegment[]): string {
-  const runs: { lo: bigint; hi: bigint }[] = []
-  for (const s of segments) {
-    const last = runs.at(-1)
-    if (last && last.hi + 1n === s.lo) last.hi = s.hi
-    else runs.push({ lo: s.lo, hi: s.hi })
-  }
-  const range = (r: { lo: bigint; hi: bigint }): string => {
-    const parts = [...(r.lo > -(2n ** 63n) ? [`${k} >= ${r.lo}`] : []), ...(r.hi < 2n ** 63n - 1n ? [`${k} <= ${r.hi}`] : [])]
-    return parts.length ? `(${parts.join(' AND ')})` : 'true'
-  }
-  return `(${runs.map(range).join(' OR ')})`
-}
-
-/** Microseconds since the epoch as an exact PostgreSQL timestamp literal (UTC); undefined outside years 1 to 9999. */
-export function microsLiteral(micros: bigint, zoned: boolean): string | undefined {
-  let ms = micros / 1000n
-  if (ms * 1000n > micros) ms -= 1n
-  const fraction = micros - ms * 1000n + (ms % 1000n + 1000n) % 1000n * 1000n
-  const iso = new Date(Number(ms)).toISOString()
-  if (!/^\d{4}-/.test(iso)) return undefined
-  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction.toString().padStart(6, '0')}`
-  return zoned ? `'${text}+00'::timestamptz` : `'${text}'::timestamp`
 }
