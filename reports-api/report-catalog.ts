@@ -52,6 +52,14 @@ export class ReportCatalog {
     throw new ColdpipeError('REPORT_NOT_FOUND', `no report named "${name}"`, { context: { report: name } })
   }
 
+  /**
+   * The report as `get` would answer it, without waiting: undefined when a check of the folder is due (or the
+   * name is unknown or broken), and the caller should use `get`. For a cache hit's path that awaits nothing.
+   */
+  peek(name: string): ReportDefinition | undefined {
+    return Date.now() - this.lastCheck < this.options.checkIntervalMs ? this.byName.get(name) : undefined
+  }
+
   async refresh(force = false): Promise<void> {
     if (!force && Date.now() - this.lastCheck < this.options.checkIntervalMs) return
     this.checking ??= this.scan().finally(() => {

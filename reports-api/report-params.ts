@@ -180,8 +180,13 @@ export function paramRanges(definition: Pick<ReportDefinition, 'params'>): Param
   return ranges
 }
 
+/** Ranges per report version (definitions are replaced, never changed): worked out once, not on every request. */
+const rangesOf = new WeakMap<ReportDefinition, ParamRange[]>()
+
 function checkRanges(definition: ReportDefinition, values: Record<string, ParamValue>): void {
-  for (const range of paramRanges(definition)) {
+  let ranges = rangesOf.get(definition)
+  if (!ranges) rangesOf.set(definition, (ranges = paramRanges(definition)))
+  for (const range of ranges) {
     const low = values[range.from]
     const high = values[range.to]
     if (low === null || high === null || low === undefined || high === undefined) continue

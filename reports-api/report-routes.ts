@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessControl } from './access-control.ts'
 import type { ReportCatalog } from './report-catalog.ts'
 import type { ReportDefinition } from './report-definition.ts'
 import { paramJsonSchema, paramRanges } from './report-params.ts'
-import { wantsStream, type ReportService } from './report-service.ts'
+import { wantsStream, type ReportRequest, type ReportService } from './report-service.ts'
 import { formats } from './result-formats.ts'
 
 /** A report as the catalog and /schema show it: parameters as JSON schemas (also what the web form is built from). */
@@ -56,6 +56,19 @@ export function registerReportRoutes(
   app: FastifyInstance,
   deps: { catalog: ReportCatalog; service: ReportService; access: AccessControl; canRunSql?: (callerSql: boolean) => boolean },
 ): void {
+  const streamReport = async (request: FastifyRequest, reply: FastifyReply, reportRequest: ReportRequest): Promise<FastifyReply> => {
+    const streamed = await deps.service.stream(reportRequest, request.caller?.bucket ?? `ip:${request.ip}`)
+    // Chunked with a trailer: the count is known only at the end; a cut response (no trailer) is incomplete.
+    reply.headers(streamed.headers).status(200)
+    reply.trailer('x-coldpipe-rows', async () => String(await streamed.rows))
+    streamed.rows.catch((error: unknown) => request.log.warn({ err: error, report: reportRequest.name }, 'streamed download stopped before its end'))
+    return reply.send(streamed.body)
+  }
+  const runReport = async (reply: FastifyReply, reportRequest: ReportRequest): Promise<FastifyReply> => {
+    const result = await deps.service.run(reportRequest)
+    reply.headers(result.headers).status(result.status)
+    return reply.send(result.body ?? '')
+  }
   // Before fastify waits for in-flight requests: a download whose client stopped reading would never end by itself.
   app.addHook('preClose', async () => deps.service.abortStreams())
   app.get('/reports', { schema: { summary: 'The report catalog with parameter schemas', tags: ['reports'] } }, async (request) => {
@@ -89,7 +102,8 @@ export function registerReportRoutes(
         querystring: reservedQuery,
       },
     },
-    async (request, reply) => {
+    // Not async: a cache hit is answered without a promise (see ReportService.cachedReply); the rest is.
+    (request, reply) => {
       const { name } = request.params as { name: string }
       deps.access.assertReport(request.caller!, name)
       const header = (key: string): string | undefined => {
@@ -103,17 +117,14 @@ export function registerReportRoutes(
         ifNoneMatch: header('if-none-match'),
         acceptStaleHeader: header('x-coldpipe-accept-stale'),
       }
-      if (wantsStream(reportRequest.query)) {
-        const streamed = await deps.service.stream(reportRequest, request.caller?.bucket ?? `ip:${request.ip}`)
-        // Chunked with a trailer: the count is known only at the end; a cut response (no trailer) is incomplete.
-        reply.headers(streamed.headers).status(200)
-        reply.trailer('x-coldpipe-rows', async () => String(await streamed.rows))
-        streamed.rows.catch((error: unknown) => request.log.warn({ err: error, report: name }, 'streamed download stopped before its end'))
-        return reply.send(streamed.body)
+      if (wantsStream(reportRequest.query)) return streamReport(request, reply, reportRequest)
+      const hit = deps.service.cachedReply(reportRequest)
+      if (hit) {
+        reply.headers(hit.headers).status(hit.status)
+        reply.send(hit.body ?? '')
+        return
       }
-      const result = await deps.service.run(reportRequest)
-      reply.headers(result.headers).status(result.status)
-      return reply.send(result.body ?? '')
+      return runReport(reply, reportRequest)
     },
   )
 }

@@ -15,35 +15,9 @@ import { StreamQuota } from './stream-quota.ts'
 import type { CachedResult, ResultCache } from './result-cache.ts'
 import type { SnapshotLease, SnapshotPool } from './snapshot-pool.ts'
 import type { SnapshotManifest } from '../warehouse/snapshot-store.ts'
+import { invalidReserved, parseBoolean, parseNonNegative, parsePaging, single, type Paging, type ReportReply, type ReportRequest, type StreamReply } from './report-request.ts'
 
-export interface ReportRequest {
-  name: string
-  query: Record<string, unknown>
-  accept?: string
-  ifNoneMatch?: string
-  acceptStaleHeader?: string
-}
-
-export interface ReportReply {
-  status: 200 | 304
-  headers: Record<string, string>
-  body?: Buffer | string
-}
-
-/** A streamed download: headers to send, the body, and the row count once the body has ended. */
-export interface StreamReply {
-  headers: Record<string, string>
-  body: PassThrough
-  /** Resolves with the rows written after the last byte was handed to `body` (then `body` ends); rejects if the stream failed. */
-  rows: Promise<number>
-}
-
-interface Paging {
-  /** Absent only for streamed downloads: the whole result. */
-  limit: number
-  offset: number
-  sort?: { column: string; descending: boolean }
-}
+export { parseBoolean, wantsStream, type ReportReply, type ReportRequest, type StreamReply } from './report-request.ts'
 
 interface EncodedResult {
   body: Buffer
@@ -51,35 +25,24 @@ interface EncodedResult {
   page: { limit: number; offset: number; returned: number; hasMore: boolean; total?: number }
 }
 
-const defaultJsonPageRows = 1000
-
-function invalidReserved(param: string, expected: string, got: unknown): ColdpipeError {
-  return new ColdpipeError('REPORT_PARAM_INVALID', `query parameter "${param}" must be ${expected}; got ${JSON.stringify(got)}`, {
-    context: { param, expected, got },
-  })
+/** A request's report and checked parameters, format, paging. */
+interface Bound {
+  definition: ReportDefinition
+  params: BoundParams
+  format: Format
+  paging: Paging
+  acceptStale: boolean
 }
 
-function single(query: Record<string, unknown>, name: string): string | undefined {
-  const value = query[name]
-  if (value === undefined) return undefined
-  if (Array.isArray(value)) throw invalidReserved(name, 'given once', value)
-  return String(value)
-}
-
-function parseNonNegative(query: Record<string, unknown>, name: string, max: number): number | undefined {
-  const raw = single(query, name)
-  if (raw === undefined) return undefined
-  if (!/^\d+$/.test(raw) || Number(raw) > max) throw invalidReserved(name, `an integer between 0 and ${max}`, raw)
-  return Number(raw)
-}
-
-export function parseBoolean(value: string | undefined): boolean {
-  return value !== undefined && ['true', '1', 'yes'].includes(value.toLowerCase())
-}
-
-/** `?stream=true`: the whole result as CSV, NDJSON or Parquet, not a page. */
-export function wantsStream(query: Record<string, unknown>): boolean {
-  return parseBoolean(single(query, 'stream'))
+/** Where a bound request's answer is: its snapshot's freshness, cache key and ETag, or a 304. */
+interface Located {
+  manifest: SnapshotManifest
+  view: SourcesView
+  freshness: SourceFreshness[]
+  stale: boolean
+  key: string
+  etag: string
+  notModified: ReportReply | undefined
 }
 
 /** A report's sources in one snapshot, and the headers that follow from them alone. */
@@ -143,24 +106,6 @@ export class ReportService {
     this.streamQuota = new StreamQuota(deps.config.maxStreamsPerKey, deps.config.maxStreams)
   }
 
-  private paging(definition: ReportDefinition, query: Record<string, unknown>, format: Format): Paging {
-    const { maxRows } = this.deps.config
-    const limit = parseNonNegative(query, 'limit', maxRows) ?? (format === 'json' ? Math.min(defaultJsonPageRows, maxRows) : maxRows)
-    const offset = parseNonNegative(query, 'offset', Number.MAX_SAFE_INTEGER) ?? 0
-    const sortRaw = single(query, 'sort')
-    let sort: Paging['sort']
-    if (sortRaw !== undefined) {
-      const descending = sortRaw.startsWith('-')
-      const column = descending ? sortRaw.slice(1) : sortRaw.replace(/^\+/, '')
-      const allowed = definition.columns ?? []
-      if (!allowed.includes(column)) {
-        throw invalidReserved('sort', allowed.length ? `one of ${allowed.join(', ')} (prefix - for descending)` : 'absent: this report declares no sortable columns', sortRaw)
-      }
-      sort = { column, descending }
-    }
-    return { limit, offset, sort }
-  }
-
   private async pickSnapshot(query: Record<string, unknown>): Promise<SnapshotLease> {
     const asOfRaw = single(query, 'asOf')
     if (asOfRaw === undefined) return this.deps.pool.lease()
@@ -169,24 +114,63 @@ export class ReportService {
     return this.deps.pool.lease(await this.deps.pool.resolveAsOf(new Date(time)))
   }
 
-  async run(request: ReportRequest): Promise<ReportReply> {
-    const definition = await this.deps.catalog.get(request.name)
+  /** What a request asks for, checked: the same for every snapshot. */
+  private bind(request: ReportRequest, definition: ReportDefinition): Bound {
     const params = bindParams(definition, request.query)
     const format = negotiateFormat(request.query.format, request.accept)
-    const paging = this.paging(definition, request.query, format)
+    const paging = parsePaging(definition, request.query, format, this.deps.config.maxRows)
     const acceptStale = parseBoolean(single(request.query, 'acceptStale')) || parseBoolean(request.acceptStaleHeader)
+    return { definition, params, format, paging, acceptStale }
+  }
+
+  /** Freshness (REPORT_STALE), cache key and ETag of a bound request in the leased snapshot; a 304 if the client has it. */
+  private locate(request: ReportRequest, bound: Bound, lease: SnapshotLease): Located {
+    const manifest = lease.manifest
+    const view = this.sourcesView(manifest, bound.definition)
+    const freshness = freshnessAt(view, Date.now())
+    const stale = this.checkStale(bound.definition, manifest, freshness, bound.acceptStale)
+    const key = this.cacheKey(manifest.id, bound.definition, bound.params, bound.format, bound.paging)
+    // A hit's ETag was hashed when it was computed: hashing the key again per request was a tenth of a hit's work.
+    const etag = this.deps.cache.peek(key)?.memo?.etag ?? etagOf(key)
+    const notModified =
+      request.ifNoneMatch && request.ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')
+        ? { status: 304 as const, headers: { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache' } }
+        : undefined
+    return { manifest, view, freshness, stale, key, etag, notModified }
+  }
+
+  /**
+   * A cache hit (or a 304) answered without awaiting anything: no promise or microtask turn per step, which
+   * was most of a hit's CPU. Undefined when the answer needs `run` (a catalog or snapshot check is due, asOf,
+   * or the result is not cached); errors are the ones `run` would throw, in the same order.
+   */
+  cachedReply(request: ReportRequest): ReportReply | undefined {
+    const definition = this.deps.catalog.peek(request.name)
+    if (!definition || request.query.asOf !== undefined) return undefined
+    const bound = this.bind(request, definition)
+    const lease = this.deps.pool.leaseCurrent()
+    if (!lease) return undefined
+    try {
+      const located = this.locate(request, bound, lease)
+      if (located.notModified) return located.notModified
+      const result = this.deps.cache.get(located.key)
+      if (!result) return undefined
+      this.deps.metrics.cacheHits.inc({ report: definition.name })
+      return this.answer(bound, located, result)
+    } finally {
+      lease.release()
+    }
+  }
+
+  async run(request: ReportRequest): Promise<ReportReply> {
+    const definition = await this.deps.catalog.get(request.name)
+    const bound = this.bind(request, definition)
+    const { params, format, paging } = bound
     const lease = await this.pickSnapshot(request.query)
     try {
-      const manifest = lease.manifest
-      const view = this.sourcesView(manifest, definition)
-      const freshness = freshnessAt(view, Date.now())
-      const stale = this.checkStale(definition, manifest, freshness, acceptStale)
-      const key = this.cacheKey(manifest.id, definition, params, format, paging)
-      // A hit's ETag was hashed when it was computed: hashing the key again per request was a tenth of a hit's work.
-      const etag = this.deps.cache.peek(key)?.memo?.etag ?? etagOf(key)
-      if (request.ifNoneMatch && request.ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
-        return { status: 304, headers: { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache' } }
-      }
+      const located = this.locate(request, bound, lease)
+      if (located.notModified) return located.notModified
+      const { key, etag } = located
       let result = this.deps.cache.get(key)
       if (result) this.deps.metrics.cacheHits.inc({ report: definition.name })
       else {
@@ -195,7 +179,7 @@ export class ReportService {
         if (!pending) {
           this.deps.metrics.cacheMisses.inc({ report: definition.name })
           pending = this.deps.limiter
-            .run(() => this.compute(lease, definition, params, paging, format))
+            .run((deadline) => this.compute(lease, definition, params, paging, format, deadline))
             .then((computed) => {
               const fresh: CachedResult = {
                 body: computed.body,
@@ -211,25 +195,37 @@ export class ReportService {
         } else this.deps.metrics.cacheHits.inc({ report: definition.name })
         result = await pending
       }
-      // Headers and envelope change only when a source's lag (whole seconds) does: built once per second per
-      // entry, not per request, and the rows are never decoded and re-encoded.
-      const signature = lagSignature(freshness, stale)
-      const memo = (result.memo ??= { etag })
-      if (memo.signature !== signature || !memo.headers) {
-        const headers: Record<string, string> = { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache', 'content-type': result.contentType }
-        const page = result.meta.page as EncodedResult['page']
-        if (page.returned >= 0) headers['x-coldpipe-rows'] = String(page.returned)
-        if (format === 'csv' || format === 'parquet') headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`
-        const envelope =
-          format === 'json' ? Buffer.from(`${this.envelope(definition, manifest, view.dataAsOf, freshness, params, result.meta.columns as ColumnInfo[], page).slice(0, -1)},"rows":`) : undefined
-        Object.assign(memo, { signature, headers, envelope })
-      }
-      const headers = memo.headers!
-      if (format !== 'json') return { status: 200, headers, body: result.body }
-      return { status: 200, headers, body: Buffer.concat([memo.envelope!, result.body, closingBrace]) }
+      return this.answer(bound, located, result)
     } finally {
       lease.release()
     }
+  }
+
+  /**
+   * The 200 for a result. Headers and the whole JSON body change only when a source's lag (whole seconds)
+   * does: built once per second per entry, not per request, and the rows are never decoded and re-encoded.
+   */
+  private answer(bound: Bound, located: Located, result: CachedResult): ReportReply {
+    const { definition, params, format } = bound
+    const { manifest, view, freshness, stale, etag } = located
+    const signature = lagSignature(freshness, stale)
+    const memo = (result.memo ??= { etag })
+    if (memo.signature !== signature || !memo.headers) {
+      const headers: Record<string, string> = { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache', 'content-type': result.contentType }
+      const page = result.meta.page as EncodedResult['page']
+      if (page.returned >= 0) headers['x-coldpipe-rows'] = String(page.returned)
+      if (format === 'csv' || format === 'parquet') headers['content-disposition'] = `attachment; filename="${definition.name}.${format}"`
+      const body =
+        format === 'json'
+          ? Buffer.concat([
+              Buffer.from(`${this.envelope(definition, manifest, view.dataAsOf, freshness, params, result.meta.columns as ColumnInfo[], page).slice(0, -1)},"rows":`),
+              result.body,
+              closingBrace,
+            ])
+          : result.body
+      Object.assign(memo, { signature, headers, body })
+    }
+    return { status: 200, headers: memo.headers!, body: memo.body! }
   }
 
   /** The report's sources in this snapshot, without their lags (those depend on the time): once per snapshot and report version. */
@@ -311,7 +307,7 @@ export class ReportService {
     const definition = await this.deps.catalog.get(request.name)
     const params = bindParams(definition, request.query)
     const format = this.streamFormat(request)
-    const { offset, sort } = this.paging(definition, { ...request.query, limit: undefined }, 'csv')
+    const { offset, sort } = parsePaging(definition, { ...request.query, limit: undefined }, 'csv', this.deps.config.maxRows)
     const limit = parseNonNegative(request.query, 'limit', Number.MAX_SAFE_INTEGER)
     const acceptStale = parseBoolean(single(request.query, 'acceptStale')) || parseBoolean(request.acceptStaleHeader)
     const lease = await this.pickSnapshot(request.query)
@@ -380,7 +376,7 @@ export class ReportService {
     return format as StreamFormat
   }
 
-  private async compute(lease: SnapshotLease, definition: ReportDefinition, params: BoundParams, paging: Paging, format: Format): Promise<EncodedResult> {
+  private async compute(lease: SnapshotLease, definition: ReportDefinition, params: BoundParams, paging: Paging, format: Format, slotDeadline: number): Promise<EncodedResult> {
     const stop = this.deps.metrics.reportQuerySeconds.startTimer({ report: definition.name })
     try {
       return await lease.query('reports', this.deps.config.reportTimeoutMs, 'REPORT_TIMEOUT', async (db) => {
@@ -396,7 +392,7 @@ export class ReportService {
         const names = result.columns.map((c) => c.name)
         const body = format === 'csv' ? encodeCsv(names, rows) : format === 'ndjson' ? encodeNdjson(rows) : Buffer.from(JSON.stringify(rows))
         return { body, columns: result.columns, page }
-      })
+      }, slotDeadline)
     } finally {
       stop()
     }

@@ -6,10 +6,17 @@ export interface CachedResult {
   meta: Record<string, unknown>
   /**
    * Derived once and reused by every hit (report-service.ts): the ETag of the entry's key, and the headers and
-   * JSON envelope last answered with, valid while the freshness lags they were built for (`signature`) hold.
-   * Small next to `body` (headers and an envelope without rows), so not counted against the cache's bytes.
+   * whole body (JSON: envelope + rows) last answered with, valid while the freshness lags they were built for
+   * (`signature`) hold. A JSON entry's answered body is a second copy of `body` plus the envelope, so a JSON
+   * entry counts twice against the cache's bytes (entryCost): the configured bytes bound the memory held.
    */
-  memo?: { etag: string; signature?: string; headers?: Record<string, string>; envelope?: Buffer }
+  memo?: { etag: string; signature?: string; headers?: Record<string, string>; body?: Buffer }
+}
+
+/** What an entry holds in memory: a JSON entry also keeps the answered body (envelope + a copy of the rows). */
+function entryCost(key: string, value: CachedResult): number {
+  const copies = value.contentType.startsWith('application/json') ? 2 : 1
+  return value.body.byteLength * copies + key.length
 }
 
 /**
@@ -41,7 +48,7 @@ export class ResultCache {
   }
 
   set(key: string, value: CachedResult): void {
-    const cost = value.body.byteLength + key.length
+    const cost = entryCost(key, value)
     if (cost > this.maxBytes) return
     this.delete(key)
     this.entries.set(key, value)
@@ -49,7 +56,7 @@ export class ResultCache {
     for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break
       this.entries.delete(oldest)
-      this.bytes -= entry.body.byteLength + oldest.length
+      this.bytes -= entryCost(oldest, entry)
     }
   }
 
@@ -57,7 +64,7 @@ export class ResultCache {
     const found = this.entries.get(key)
     if (!found) return
     this.entries.delete(key)
-    this.bytes -= found.body.byteLength + key.length
+    this.bytes -= entryCost(key, found)
   }
 
   dropSnapshotsExcept(snapshotId: number): void {

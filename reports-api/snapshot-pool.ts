@@ -2,7 +2,6 @@ import type { Database } from '../core/duckdb/index.ts'
 import { ColdpipeError, isColdpipeError, messageOf, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SnapshotManifest, SnapshotStore } from '../warehouse/snapshot-store.ts'
-import { currentSlotDeadline } from './query-limiter.ts'
 import { streamInstanceOptions, streamPipeDirectory } from './result-stream.ts'
 
 /** How long a report query may keep going after its interrupt before the request answers anyway. */
@@ -111,8 +110,11 @@ class SnapshotHandle {
 
 export interface SnapshotLease {
   manifest: SnapshotManifest
-  /** Runs `fn` on a connection of this snapshot, interrupting it after `timeoutMs` (→ `timeoutCode`). */
-  query<T>(kind: ConnectionKind, timeoutMs: number, timeoutCode: ErrorCode, fn: (db: Database) => Promise<T>): Promise<T>
+  /**
+   * Runs `fn` on a connection of this snapshot, interrupting it after `timeoutMs` (→ `timeoutCode`), or at
+   * `slotDeadline` (epoch ms: the limiter slot's, queue wait included) if that comes first.
+   */
+  query<T>(kind: ConnectionKind, timeoutMs: number, timeoutCode: ErrorCode, fn: (db: Database) => Promise<T>, slotDeadline?: number): Promise<T>
   release(): void
 }
 
@@ -124,6 +126,8 @@ export interface SnapshotLease {
 export class SnapshotPool {
   private readonly handles = new Map<number, Promise<SnapshotHandle>>()
   private currentHandleId: number | undefined
+  /** The handle of `currentHandleId` once opened, for leaseCurrent(). */
+  private currentHandle: SnapshotHandle | undefined
   private lastCheck = 0
   private checking: Promise<SnapshotManifest | undefined> | undefined
   private currentManifest: SnapshotManifest | undefined
@@ -157,6 +161,7 @@ export class SnapshotPool {
     const handle = await this.handle(manifest.id, manifest)
     await handle.warm()
     this.currentHandleId = manifest.id
+    this.currentHandle = handle
     this.options.logger.info({ snapshot: manifest.id, previous }, 'serving snapshot')
     this.options.onSwitch?.(previous, manifest.id)
     if (previous !== undefined) {
@@ -209,15 +214,28 @@ export class SnapshotPool {
     if (wanted === undefined) {
       throw new ColdpipeError('WAREHOUSE_NO_SNAPSHOT', 'no snapshot has been published yet; reports answer once the warehouse publishes one')
     }
-    const handle = await this.handle(wanted)
-    if (wanted !== this.currentHandleId) handle.retired = true
+    return this.pin(await this.handle(wanted))
+  }
+
+  /**
+   * What `lease()` answers, without waiting: undefined when the current pointer is due for a re-read (or there
+   * is none yet), and the caller should use `lease()`. For a cache hit's path that awaits nothing.
+   */
+  leaseCurrent(): SnapshotLease | undefined {
+    const handle = this.currentHandle
+    if (this.closed || !handle || !this.currentManifest || Date.now() - this.lastCheck >= (this.options.checkIntervalMs ?? 100)) return undefined
+    if (handle.id !== this.currentManifest.id || this.handles.get(handle.id) === undefined) return undefined
+    return this.pin(handle)
+  }
+
+  private pin(handle: SnapshotHandle): SnapshotLease {
+    if (handle.id !== this.currentHandleId) handle.retired = true
     handle.leases++
     let released = false
     return {
       manifest: handle.manifest,
-      query: async (kind, timeoutMs, timeoutCode, fn) => {
+      query: async (kind, timeoutMs, timeoutCode, fn, slotDeadline) => {
         // Inside a limiter slot the slot's deadline (queue wait included) caps the run as well.
-        const slotDeadline = currentSlotDeadline()
         const budgetMs = Math.min(timeoutMs, slotDeadline === undefined ? Infinity : slotDeadline - Date.now())
         const timeoutError = (cause?: unknown): ColdpipeError =>
           new ColdpipeError(timeoutCode, `the query ran longer than ${timeoutMs} ms (queue wait included) and was stopped`, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isColdpipeError } from '../../core/errors.ts'
-import { QueryLimiter, currentSlotDeadline } from '../../reports-api/query-limiter.ts'
+import { QueryLimiter } from '../../reports-api/query-limiter.ts'
 
 function limiter(overrides: Partial<ConstructorParameters<typeof QueryLimiter>[0]> = {}) {
   return new QueryLimiter({ name: 'reports', maxRunning: 1, maxQueued: 2, deadlineMs: 200, timeoutCode: 'REPORT_TIMEOUT', ...overrides })
@@ -54,14 +54,13 @@ describe('QueryLimiter', () => {
     await running
   })
 
-  it('runs work with the slot deadline in context, counting the queue wait', async () => {
+  it('hands work the slot deadline, counting the queue wait', async () => {
     const pool = limiter({ deadlineMs: 5000 })
     const before = Date.now()
-    const deadline = await pool.run(async () => currentSlotDeadline())
+    const deadline = await pool.run(async (slotDeadline) => slotDeadline)
     expect(deadline).toBeGreaterThanOrEqual(before + 5000)
     expect(deadline).toBeLessThanOrEqual(Date.now() + 5000)
-    expect(currentSlotDeadline()).toBeUndefined()
     // A caller's earlier deadline (e.g. counted from the request's arrival) wins.
-    expect(await pool.run(async () => currentSlotDeadline(), { deadline: before + 10 })).toBe(before + 10)
+    expect(await pool.run(async (slotDeadline) => slotDeadline, { deadline: before + 10 })).toBe(before + 10)
   })
 })

@@ -51,6 +51,25 @@ describe('SnapshotPool', () => {
     expect(results.map((r) => r[0]!.n)).toEqual([0, 1, 2, 3])
     lease.release()
   })
+
+  it('caps a query by the slot deadline it is given when that comes before its own timeout', async () => {
+    const { store } = await fixtureWarehouse()
+    await publishFixtureSnapshot(store)
+    const pool = new SnapshotPool(store, { logger: silentLogger })
+    onTestFinished(() => pool.close())
+    const lease = await pool.lease()
+    onTestFinished(() => lease.release())
+    // A slot whose budget is already spent (queue wait) does not start the query at all.
+    let ran = false
+    const spent = lease.query('reports', 60_000, 'REPORT_TIMEOUT', async () => (ran = true), Date.now() - 1)
+    await expect(spent).rejects.toMatchObject({ code: 'REPORT_TIMEOUT' })
+    expect(ran).toBe(false)
+    // A slow query stops at the slot deadline, long before its own 60 s timeout.
+    const started = Date.now()
+    const slow = lease.query('reports', 60_000, 'REPORT_TIMEOUT', (db) => db.all('select count(*) from range(100000000000)'), Date.now() + 300)
+    await expect(slow).rejects.toMatchObject({ code: 'REPORT_TIMEOUT' })
+    expect(Date.now() - started).toBeLessThan(30_000)
+  })
 })
 
 describe('jobs plugin hook', () => {

@@ -1,0 +1,84 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { silentLogger } from '../../core/logger.ts'
+import { createMetricsRegistry } from '../../core/metrics.ts'
+import { createApiMetrics } from '../../reports-api/api-metrics.ts'
+import { QueryLimiter } from '../../reports-api/query-limiter.ts'
+import { ReportCatalog } from '../../reports-api/report-catalog.ts'
+import { ReportService } from '../../reports-api/report-service.ts'
+import { ResultCache } from '../../reports-api/result-cache.ts'
+import { SnapshotPool } from '../../reports-api/snapshot-pool.ts'
+import { fixtureReportsDir, fixtureWarehouse, publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
+import { waitFor } from '../helpers/wait-for.ts'
+import { apiConfig, testApi } from './api-harness.ts'
+
+// The harness checks the reports folder on every request (reportsCheckIntervalMs: 0), which sends every request
+// down the awaited path; these tests use the shipped kind of interval so cache hits take the synchronous one.
+const checked = { reportsCheckIntervalMs: 60_000 }
+
+function withoutRequestId(headers: Record<string, unknown>): Record<string, unknown> {
+  const { 'x-request-id': _id, date: _date, ...rest } = headers
+  return rest
+}
+
+describe('ReportService.cachedReply', () => {
+  it('answers a cached result or a 304 at once, and leaves everything else to run()', async () => {
+    const { store } = await fixtureWarehouse()
+    await publishFixtureSnapshot(store)
+    const config = apiConfig(checked)
+    const pool = new SnapshotPool(store, { logger: silentLogger, checkIntervalMs: 60_000 })
+    onTestFinished(() => pool.close())
+    const catalog = new ReportCatalog(await fixtureReportsDir(), { checkIntervalMs: 60_000, logger: silentLogger })
+    await catalog.refresh(true)
+    const limiter = new QueryLimiter({ name: 'reports', maxRunning: 2, maxQueued: 2, deadlineMs: 30_000, timeoutCode: 'REPORT_TIMEOUT' })
+    const service = new ReportService({ catalog, pool, limiter, cache: new ResultCache(config.cacheMaxBytes), config, metrics: createApiMetrics(createMetricsRegistry({ defaultMetrics: false })) })
+    const request = { name: 'top_buyers', query: { top: '5' } }
+    await pool.current()
+    // Not cached yet: nothing is answered (and no lease is left pinned).
+    expect(service.cachedReply(request)).toBeUndefined()
+    const computed = await service.run(request)
+    const hit = service.cachedReply(request)
+    expect(hit).not.toBeInstanceOf(Promise)
+    expect(hit).toEqual(computed)
+    expect(service.cachedReply({ ...request, ifNoneMatch: computed.headers.etag })).toMatchObject({ status: 304, headers: { etag: computed.headers.etag } })
+    // asOf needs the snapshot list: always the awaited path.
+    expect(service.cachedReply({ ...request, query: { ...request.query, asOf: new Date().toISOString() } })).toBeUndefined()
+    // Parameter errors are the ones run() gives.
+    expect(() => service.cachedReply({ ...request, query: { top: 'many' } })).toThrow(expect.objectContaining({ code: 'REPORT_PARAM_INVALID' }))
+    await expect(service.run({ ...request, query: { top: 'many' } })).rejects.toMatchObject({ code: 'REPORT_PARAM_INVALID' })
+    // Every lease taken by the synchronous path was given back: the pool closes without waiting.
+    await pool.close()
+  })
+})
+
+describe('GET /reports/:name cache hits', () => {
+  it('answer what the first request got: same status, headers and body, counted as hits', async () => {
+    const { app } = await testApi({ config: checked })
+    for (const format of ['json', 'csv', 'parquet']) {
+      const first = await app.inject(`/reports/top_buyers?top=5&format=${format}`)
+      const second = await app.inject(`/reports/top_buyers?top=5&format=${format}`)
+      expect(first.statusCode).toBe(200)
+      expect(second.statusCode).toBe(200)
+      expect(second.rawPayload.equals(first.rawPayload)).toBe(true)
+      expect(withoutRequestId(second.headers)).toEqual(withoutRequestId(first.headers))
+      const notModified = await app.inject({ url: `/reports/top_buyers?top=5&format=${format}`, headers: { 'if-none-match': first.headers.etag as string } })
+      expect(notModified.statusCode).toBe(304)
+    }
+    const metrics = (await app.inject('/metrics')).body
+    expect(metrics).toMatch(/coldpipe_report_cache_hits_total\{report="top_buyers",app="coldpipe"\} 3/)
+    expect(metrics).toMatch(/coldpipe_report_cache_misses_total\{report="top_buyers",app="coldpipe"\} 3/)
+    expect(metrics).toMatch(/coldpipe_api_requests_total\{method="GET",route="\/reports\/:name",status="200",app="coldpipe"\} 6/)
+    expect(metrics).toMatch(/coldpipe_api_requests_total\{method="GET",route="\/reports\/:name",status="304",app="coldpipe"\} 3/)
+  })
+
+  it('give errors the same shape, and a publish still reaches them', async () => {
+    const { app, store, logs } = await testApi({ config: checked })
+    await app.inject('/reports/top_buyers?top=5')
+    const bad = await app.inject('/reports/top_buyers?top=5&limit=-1')
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().error).toMatchObject({ code: 'REPORT_PARAM_INVALID', details: { param: 'limit' } })
+    const before = await app.inject('/reports/top_buyers?top=5')
+    expect(logs.filter((line) => line.msg === 'request' && line.url === '/reports/top_buyers?top=5')).toHaveLength(2)
+    await publishFixtureSnapshot(store)
+    await waitFor(async () => (await app.inject('/reports/top_buyers?top=5')).headers['x-coldpipe-snapshot'] !== before.headers['x-coldpipe-snapshot'])
+  })
+})
