@@ -1,4 +1,4 @@
-# Build stage: compile the TypeScript (tsc, a development dependency) into dist/.
+# Build stage: bundle the TypeScript (esbuild, a development dependency) into dist/.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -6,7 +6,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# Runtime: production dependencies and the compiled tree only. @duckdb/node-api ships prebuilt glibc binaries.
+# Runtime: production dependencies (the few packages the bundle loads from node_modules) and the bundle only. @duckdb/node-api ships prebuilt glibc binaries.
 FROM node:20-slim
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,6 +1,7 @@
 // The CLI as a user runs it: whole processes from the shell, start-up included.
 // Run: npm run build && node --import tsx bench/cli/cli-bench.ts [--rows 2000000] [--runs 3] [--bin file.mjs]
-// (--bin: another entry point in place of bin/coldpipe.mjs, e.g. a build to another outDir for an A/B.)
+// (--bin: another entry point in place of bin/coldpipe.mjs for an A/B: `node scripts/build-cli.mjs --outdir
+// bench/results/tmp/b/dist` and a copy of bin/coldpipe.mjs in bench/results/tmp/b/bin/, so node_modules resolves.)
 // - `coldpipe --help` and `coldpipe sql -c "select 1"` against `node -e 0` (Node's own start-up), targets
 //   <= 0.3 s and <= 1 s in every run;
 // - `coldpipe export` of a Postgres table against the two-step a user would script for the same Parquet:
