@@ -89,8 +89,11 @@ if (job.mode === 'raw') {
     logger: silentLogger,
     onCommitted: (landed) => void (landedRows += landed.rows),
   })
+  let receivedSeconds = 0
   const result = await measure(async () => {
+    const started = performance.now()
     await until(() => landedRows >= job.events || ingest.stats().received >= job.events)
+    receivedSeconds = (performance.now() - started) / 1000
     // Whatever is still buffered lands on stop (flush, lake commit, offset commit).
     await ingest.stop()
   })
@@ -98,7 +101,7 @@ if (job.mode === 'raw') {
   await rm(lake, { recursive: true, force: true })
   const maxBufferedBytes = job.changes?.maxBufferedBytes ?? changesDefaults.maxBufferedBytes
   process.stdout.write(
-    `${JSON.stringify({ ...result, rows: stats.rowsLanded, peakRssMb: peakRssMb(), maxBufferedBytes, bufferedHighWater: stats.bufferedBytesHighWater, files: stats.files, pauses: stats.pauses })}\n`,
+    `${JSON.stringify({ ...result, rows: stats.rowsLanded, peakRssMb: peakRssMb(), maxBufferedBytes, receivedSeconds, bufferedHighWater: stats.bufferedBytesHighWater, files: stats.files, pauses: stats.pauses })}\n`,
   )
 }
 process.exit(0)

@@ -42,6 +42,8 @@ interface Side {
   peakRssMb: number
   maxBufferedBytes?: number
   bufferedHighWater?: number
+  /** Ingest: seconds until the last record was received; the rest of `seconds` is landing what was still buffered. */
+  receivedSeconds?: number
   files?: number
   pauses?: number
   /** CPU-seconds per thread over the measured window (consumer-process.ts): `main` and the others by id. */
@@ -58,7 +60,9 @@ function threadSplit(side: Side): string {
 /** Runs one side in its own process and returns the JSON line it prints. */
 async function runSide(mode: 'raw' | 'ingest', bootstrap: string, topic: string): Promise<Side> {
   const job = JSON.stringify({ mode, bootstrap, topic, events, changes })
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./consumer-process.ts', import.meta.url)), job], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each ingest process (node --cpu-prof), to see where its main thread goes.
+  const profile = mode === 'ingest' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL('./consumer-process.ts', import.meta.url)), job], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
@@ -98,7 +102,7 @@ while (produced < events) {
 await producer.disconnect()
 process.stderr.write(`produced ${events} envelopes (${Math.round(bytes / events)} bytes each) to ${partitions} partitions\n`)
 
-const table = new Table({ head: ['run', 'baseline events/s (CPU-s, peak RSS MB)', 'ingest events/s (CPU-s, peak RSS MB)', 'ratio', 'buffered high-water MB', 'CPU-s main / other threads (baseline; ingest)', 'files', 'pauses', 'load (1 min)', 'met'] })
+const table = new Table({ head: ['run', 'baseline events/s (CPU-s, peak RSS MB)', 'ingest events/s (CPU-s, peak RSS MB)', 'ratio', 'buffered high-water MB', 'CPU-s main / other threads (baseline; ingest)', 'wall s (baseline; ingest: all received + tail)', 'files', 'pauses', 'load (1 min)', 'met'] })
 let allMet = true
 for (let run = 1; run <= runs; run++) {
   const raw = await runSide('raw', broker.bootstrap, topic)
@@ -117,6 +121,7 @@ for (let run = 1; run <= runs; run++) {
     ratio.toFixed(2),
     `${mb(landed.bufferedHighWater!)} of ${mb(limit)}`,
     `${threadSplit(raw)}; ${threadSplit(landed)}`,
+    `${raw.seconds.toFixed(2)}; ${landed.receivedSeconds!.toFixed(2)} + ${(landed.seconds - landed.receivedSeconds!).toFixed(2)}`,
     landed.files,
     landed.pauses,
     readFileSync('/proc/loadavg', 'utf8').split(' ')[0],

@@ -136,7 +136,8 @@ export class BatchLander {
     if (batch.length === 0) throw new ColdpipeError('INTERNAL', 'land() needs at least one record', { context: { topic: config.topic, partition } })
     const topic = config.topic
     const landed = await this.landedPosition(topic, partition)
-    const records = landed === undefined ? batch : batch.filter((r) => BigInt(r.offset) > landed)
+    // Offsets rise within a batch: when the first lies above the watermark, all do (no BigInt per record).
+    const records = landed === undefined || BigInt(batch[0]!.offset) > landed ? batch : batch.filter((r) => BigInt(r.offset) > landed)
     const skipped = batch.length - records.length
     const base = { topic, partition, tombstones: 0, deadLetters: 0, deadLetterCodes: {}, rows: 0, skipped, duplicate: false }
     if (records.length === 0) return { ...base, firstOffset: batch[0]!.offset, lastOffset: batch.at(-1)!.offset }
@@ -332,7 +333,7 @@ export class BatchLander {
       write: async (path) => {
         const select = landing.maskSelect(
           `SELECT ${plan.selectList} FROM (` +
-          `SELECT p, CASE WHEN p.op = 'd' THEN p."before" ELSE p."after" END AS r, o, ts, k, h FROM read_json(${quoteLiteral(temp)}, format = 'newline_delimited', columns = ${plan.lineColumns})` +
+          `SELECT p, ${plan.rowImage} AS r, o, ts, k, h FROM read_json(${quoteLiteral(temp)}, format = 'newline_delimited', columns = ${plan.lineColumns})` +
           `) WHERE CASE WHEN ${plan.invalidCondition} THEN error('not a valid change envelope') ELSE true END`,
           plan.columns,
         )

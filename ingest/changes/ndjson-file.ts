@@ -41,18 +41,37 @@ export class NdjsonChunks {
   append(head: string, body: Uint8Array, start: number, end: number, tail: string): void {
     // Three bytes per UTF-16 unit bound the UTF-8 length without measuring it; write() would truncate silently.
     const need = head.length * 3 + (end - start) + tail.length
-    if (this.used + need > this.chunk.length) {
-      if (this.used > 0) this.done.push(this.chunk.subarray(0, this.used))
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(pieceChunkBytes, need))
-      this.allocated += this.chunk.length
-      this.used = 0
-    }
+    if (this.used + need > this.chunk.length) this.nextChunk(need)
     this.used += this.chunk.write(head, this.used)
     this.lastChunk = this.done.length
     this.lastStart = this.used
     this.chunk.set(start === 0 && end === body.length ? body : body.subarray(start, end), this.used)
     this.used += end - start
     this.used += this.chunk.write(tail, this.used, 'latin1')
+  }
+
+  /**
+   * Appends one line: `head` (one char per byte, as stagedHeadBytes gives it), `body[start, end)`, then `}` and
+   * a newline. Cheaper than append() per record: the head's length is its byte count, and it is written as latin1.
+   */
+  appendBytes(head: string, body: Buffer, start: number, end: number): void {
+    const need = head.length + (end - start) + 2
+    if (this.used + need > this.chunk.length) this.nextChunk(need)
+    const chunk = this.chunk
+    let used = this.used + chunk.write(head, this.used, 'latin1')
+    this.lastChunk = this.done.length
+    this.lastStart = used
+    used += body.copy(chunk, used, start, end)
+    chunk[used++] = 0x7d
+    chunk[used++] = 0x0a
+    this.used = used
+  }
+
+  private nextChunk(need: number): void {
+    if (this.used > 0) this.done.push(this.chunk.subarray(0, this.used))
+    this.chunk = Buffer.allocUnsafeSlow(Math.max(pieceChunkBytes, need))
+    this.allocated += this.chunk.length
+    this.used = 0
   }
 
   /** The bytes of an earlier append's body: `chunk` and `start` as lastChunk/lastStart said, `length` its size. */

@@ -12,6 +12,8 @@ import { maxEpochDay, maxEpochSecond, minEpochDay, minEpochSecond, strictBase64S
 export interface NativeChangePlan {
   /** read_json `columns` for one NDJSON line: {"o", "ts", "k", "h", "p"}. */
   lineColumns: string
+  /** SQL over `p` for `r`, the row image the table columns come from (null for a truncate). */
+  rowImage: string
   /** SELECT list over a subquery exposing `p` (payload), `r` (the row image), `o`, `ts`, `k`, `h`. */
   selectList: string
   /** Rows with an op that is not c/u/d/r/t, or no row image where one is needed, fail this check. */
@@ -29,9 +31,13 @@ function guard(ref: string, ok: string, sql: string, what: string): string {
   return `CASE WHEN ${ref} IS NULL OR (${ok}) THEN ${sql} ELSE error(${quoteLiteral(`undecodable ${what}`)}) END`
 }
 
+/**
+ * Big-endian two's complement of up to 8 bytes, read as a BIT string straight into an unsigned integer (about a
+ * third less CPU than through hex text); no bytes or more than 8 fail the cast, and the JavaScript way decides.
+ */
 function decimalExpr(ref: string, precision: number, scale: number): string {
-  const bytes = `from_base64(${ref})`
-  const unscaled = `(('0x' || hex(${bytes}))::UBIGINT::HUGEINT - CASE WHEN get_bit(${bytes}::BIT, 0) = 1 THEN (1::HUGEINT << (8 * octet_length(${bytes}))) ELSE 0 END)`
+  const bits = `from_base64(${ref})::BIT`
+  const unscaled = `(${bits}::UBIGINT::HUGEINT - CASE WHEN get_bit(${bits}, 0) = 1 THEN (1::HUGEINT << bit_length(${bits})) ELSE 0 END)`
   const factor = scale === 0 ? '' : ` * CAST('0.${'0'.repeat(scale - 1)}1' AS DECIMAL(${scale + 1},${scale}))`
   return `CAST(CAST(${unscaled} AS DECIMAL(18,0))${factor} AS DECIMAL(${precision},${scale}))`
 }
@@ -118,11 +124,11 @@ export function nativeChangePlan(fields: TypedField[], topic: string, partition:
     `CAST(epoch_ms(ts) AS TIMESTAMPTZ) AS _cp_timestamp`,
     `h AS _cp_headers`,
   ]
-  // A truncate has no row image: its table columns are null.
-  const guarded = selects.map((s) => `CASE WHEN p.op = 't' THEN NULL ELSE ${s.replace(/ AS ("(?:[^"]|"")*")$/, ' END AS $1')}`)
   return {
     lineColumns,
-    selectList: [...guarded, ...metadata].join(', '),
+    // A truncate has no row image: rowImage is null for it, so its table columns are.
+    rowImage: `CASE p.op WHEN 'd' THEN p."before" WHEN 't' THEN NULL ELSE p."after" END`,
+    selectList: [...selects, ...metadata].join(', '),
     invalidCondition: `p.op IS NULL OR p.op NOT IN ('c', 'u', 'd', 'r', 't') OR (p.op <> 't' AND r IS NULL)`,
     columns: [...columns, ...changeMetadataColumns],
   }
