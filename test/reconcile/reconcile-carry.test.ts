@@ -1,28 +1,20 @@
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { reconcile, type ReconcileConfig } from '../../warehouse/reconcile/index.ts'
+import type { ReconcileConfig } from '../../warehouse/reconcile/index.ts'
 import { cacheDir, type KeptSegment } from '../../warehouse/reconcile/segment-cache.ts'
 import { absoluteIn } from '../../warehouse/table-files.ts'
 import { mysqlDatabase, postgresSchema } from '../helpers/databases.ts'
-import { pipeline, sourceConfig, type Pipeline } from './reconcile-fixtures.ts'
+import { pipeline, reconcileCountingSegments, sourceConfig, type Pipeline } from './reconcile-fixtures.ts'
 
 // 500-key segments over 30,000 keys: about 60 of them, so a few changed keys leave most untouched.
 const settings: Partial<ReconcileConfig> = { segmentRows: 500, leafRows: 64, fanOut: 16, lagSeconds: 0, maxReportedKeys: 50 }
 
 /** Reconciles, returning the result, the warehouse segments carried forward and computed, and the kept segments. */
 async function run(p: Pipeline, source: string, table: string) {
-  let segments = { carried: -1, computed: -1 }
-  const logger = pino({ level: 'debug' }, {
-    write(line: string) {
-      const entry = JSON.parse(line) as { msg: string; carried: number; computed: number }
-      if (entry.msg === 'reconcile warehouse segments') segments = { carried: entry.carried, computed: entry.computed }
-    },
-  })
-  const result = (await reconcile({ sources: p.sources, exports: p.exports, warehouse: p.warehouse, reconcile: settings, lakeRoot: p.lakeRoot, logger })).results[0]!
+  const outcome = await reconcileCountingSegments(p, settings)
   const file = JSON.parse(await readFile(join(cacheDir(p.warehouse.path), `${source}.${table}.json`), 'utf8')) as { segments: { entries: KeptSegment[] } }
-  return { result, ...segments, kept: file.segments.entries }
+  return { ...outcome, kept: file.segments.entries }
 }
 
 /** Kept segments as computed from nothing: what carried-forward segments must equal. */

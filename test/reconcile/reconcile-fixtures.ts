@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { onTestFinished } from 'vitest'
 import { createExporter, type ExportConfig, type SourceConfig } from '../../ingest/export/index.ts'
 import { sourceDefaults } from '../../ingest/export/export-config.ts'
@@ -42,4 +43,17 @@ export async function pipeline(sources: Record<string, SourceConfig>, exports: E
     },
     reconcile: (extra = {}, only) => reconcile({ sources, exports, warehouse, reconcile: { lagSeconds: 0, maxReportedKeys: 50, ...extra }, ...(only ? { only } : {}), lakeRoot }),
   }
+}
+
+/** Reconciles the pipeline's tables, returning the first result and the warehouse segments carried forward (kept) and computed. */
+export async function reconcileCountingSegments(p: Pipeline, settings: Partial<ReconcileConfig>) {
+  let segments = { carried: -1, computed: -1 }
+  const logger = pino({ level: 'debug' }, {
+    write(line: string) {
+      const entry = JSON.parse(line) as { msg: string; carried: number; computed: number }
+      if (entry.msg === 'reconcile warehouse segments') segments = { carried: entry.carried, computed: entry.computed }
+    },
+  })
+  const result = (await reconcile({ sources: p.sources, exports: p.exports, warehouse: p.warehouse, reconcile: settings, lakeRoot: p.lakeRoot, logger })).results[0]!
+  return { result, ...segments }
 }

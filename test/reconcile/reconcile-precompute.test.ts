@@ -1,34 +1,23 @@
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../cli/config/index.ts'
 import { reconcilePrecompute } from '../../cli/publish-stage.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { publish } from '../../warehouse/index.ts'
-import { reconcile, type ReconcileConfig } from '../../warehouse/reconcile/index.ts'
+import type { ReconcileConfig } from '../../warehouse/reconcile/index.ts'
 import { PrecomputeRunner } from '../../warehouse/reconcile/precompute-runner.ts'
 import { cacheDir, type KeptSegment } from '../../warehouse/reconcile/segment-cache.ts'
 import { precomputeWarehouseSide } from '../../warehouse/reconcile/warehouse-precompute.ts'
 import { mysqlDatabase, postgresSchema } from '../helpers/databases.ts'
-import { pipeline, sourceConfig, type Pipeline } from './reconcile-fixtures.ts'
+import { pipeline, reconcileCountingSegments, sourceConfig, type Pipeline } from './reconcile-fixtures.ts'
 
 // 500-key segments over 30,000 keys: about 60 of them.
 const settings: Partial<ReconcileConfig> = { segmentRows: 500, leafRows: 64, fanOut: 16, lagSeconds: 0, maxReportedKeys: 50 }
 
 /** Reconciles, returning the result and the warehouse segments carried forward (kept) and computed. */
-async function run(p: Pipeline) {
-  let segments = { carried: -1, computed: -1 }
-  const logger = pino({ level: 'debug' }, {
-    write(line: string) {
-      const entry = JSON.parse(line) as { msg: string; carried: number; computed: number }
-      if (entry.msg === 'reconcile warehouse segments') segments = { carried: entry.carried, computed: entry.computed }
-    },
-  })
-  const result = (await reconcile({ sources: p.sources, exports: p.exports, warehouse: p.warehouse, reconcile: settings, lakeRoot: p.lakeRoot, logger })).results[0]!
-  return { result, ...segments }
-}
+const run = (p: Pipeline) => reconcileCountingSegments(p, settings)
 
 function precompute(p: Pipeline) {
   return precomputeWarehouseSide({ sources: p.sources, exports: p.exports, warehouse: p.warehouse, reconcile: settings, lakeRoot: p.lakeRoot })
