@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { Writable } from 'node:stream'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseConfig } from '../../cli/config/index.ts'
 import { reconcilePrecompute } from '../../cli/publish-stage.ts'
-import { silentLogger } from '../../core/logger.ts'
+import { loadStageDeps } from '../../cli/stage-deps.ts'
+import { createLogger, silentLogger } from '../../core/logger.ts'
 import { publish } from '../../warehouse/index.ts'
 import type { ReconcileConfig } from '../../warehouse/reconcile/index.ts'
 import { PrecomputeRunner } from '../../warehouse/reconcile/precompute-runner.ts'
@@ -123,5 +125,42 @@ describe('the warehouse side precomputed after a publish', () => {
     runner.trigger()
     expect(await runner.idle()).toBeDefined()
     expect((await run(p)).result.status).toBe('match')
+  }, 240_000)
+
+  it('in the pipeline: a publish stage starts the precompute, and a reconcile run of the same process waits for it instead of computing the warehouse side', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, v text)`)
+    await client.query(`INSERT INTO ${schema}.items SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
+    const p = await pipeline({ shop: sourceConfig('postgres', url, schema) }, [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'items', mode: 'full', key: ['id'], lagSeconds: 0, chunkRows: 100_000 }] }])
+    await p.load()
+    const config = parseConfig({ lake: p.lakeRoot, warehouse: p.warehouse.path, sources: { shop: { kind: 'postgres', url, schema } }, exports: p.exports, jobs: { reconcile: settings } }, { origin: 'test', baseDir: '/' })
+    const segments: { carried: number; computed: number }[] = []
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString().split('\n').filter(Boolean)) {
+            const entry = JSON.parse(line) as { msg: string; carried: number; computed: number }
+            if (entry.msg === 'reconcile warehouse segments') segments.push({ carried: entry.carried, computed: entry.computed })
+          }
+          done()
+        },
+      }),
+    })
+    const closers: (() => Promise<void> | void)[] = []
+    onTestFinished(async () => {
+      for (const close of closers.reverse()) await close()
+    })
+    const deps = await loadStageDeps(config, logger, (close) => void closers.push(close))
+    const call = { runId: 'test-run', signal: new AbortController().signal, logger }
+    await client.query(`UPDATE ${schema}.items SET v = 'changed' WHERE id = 5`)
+    await deps.runExport!('shop', call)
+    // A full export writes a new state file: nothing kept matches it until the precompute has run.
+    await deps.publish!(call)
+    await deps.reconcile!(call)
+    // The precompute's computation (it logs the same line), then the reconciliation's, which carried everything.
+    expect(segments).toHaveLength(2)
+    expect(segments[0]!.computed).toBeGreaterThan(10)
+    expect(segments[1]).toMatchObject({ carried: segments[0]!.computed, computed: 0 })
   }, 240_000)
 })
