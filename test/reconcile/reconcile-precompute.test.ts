@@ -21,6 +21,16 @@ const settings: Partial<ReconcileConfig> = { segmentRows: 500, leafRows: 64, fan
 /** Reconciles, returning the result and the warehouse segments carried forward (kept) and computed. */
 const run = (p: Pipeline) => reconcileCountingSegments(p, settings)
 
+/** A 20,000-row PostgreSQL table exported in full and published. */
+async function fullExportedItems() {
+  const { client, schema, url } = await postgresSchema()
+  await client.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, v text)`)
+  await client.query(`INSERT INTO ${schema}.items SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
+  const p = await pipeline({ shop: sourceConfig('postgres', url, schema) }, [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'items', mode: 'full', key: ['id'], lagSeconds: 0, chunkRows: 100_000 }] }])
+  await p.load()
+  return { client, schema, url, p }
+}
+
 function precompute(p: Pipeline) {
   return precomputeWarehouseSide({ sources: p.sources, exports: p.exports, warehouse: p.warehouse, reconcile: settings, lakeRoot: p.lakeRoot })
 }
@@ -92,11 +102,7 @@ describe('the warehouse side precomputed after a publish', () => {
   }, 240_000)
 
   it('runs after a publish only when reconciliation is configured, one at a time, and stops on close', async () => {
-    const { client, schema, url } = await postgresSchema()
-    await client.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, v text)`)
-    await client.query(`INSERT INTO ${schema}.items SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
-    const p = await pipeline({ shop: sourceConfig('postgres', url, schema) }, [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'items', mode: 'full', key: ['id'], lagSeconds: 0, chunkRows: 100_000 }] }])
-    await p.load()
+    const { client, schema, url, p } = await fullExportedItems()
     const raw = { lake: p.lakeRoot, warehouse: p.warehouse.path, sources: { shop: { kind: 'postgres', url, schema } }, exports: p.exports }
     expect(reconcilePrecompute(parseConfig(raw, { origin: 'test', baseDir: '/' }), silentLogger)).toBeUndefined()
     expect(reconcilePrecompute(parseConfig({ ...raw, jobs: { reconcile: { precompute: false } } }, { origin: 'test', baseDir: '/' }), silentLogger)).toBeUndefined()
@@ -128,11 +134,7 @@ describe('the warehouse side precomputed after a publish', () => {
   }, 240_000)
 
   it('in the pipeline: a publish stage starts the precompute, and a reconcile run of the same process waits for it instead of computing the warehouse side', async () => {
-    const { client, schema, url } = await postgresSchema()
-    await client.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, v text)`)
-    await client.query(`INSERT INTO ${schema}.items SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
-    const p = await pipeline({ shop: sourceConfig('postgres', url, schema) }, [{ source: 'shop', timezone: 'UTC', tables: [{ name: 'items', mode: 'full', key: ['id'], lagSeconds: 0, chunkRows: 100_000 }] }])
-    await p.load()
+    const { client, schema, url, p } = await fullExportedItems()
     const config = parseConfig({ lake: p.lakeRoot, warehouse: p.warehouse.path, sources: { shop: { kind: 'postgres', url, schema } }, exports: p.exports, jobs: { reconcile: settings } }, { origin: 'test', baseDir: '/' })
     const segments: { carried: number; computed: number }[] = []
     const logger = createLogger({
