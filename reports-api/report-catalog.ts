@@ -57,11 +57,16 @@ export class ReportCatalog {
    * name is unknown or broken), and the caller should use `get`. For a cache hit's path that awaits nothing.
    */
   peek(name: string): ReportDefinition | undefined {
-    return Date.now() - this.lastCheck < this.options.checkIntervalMs ? this.byName.get(name) : undefined
+    return this.checkDue() ? undefined : this.byName.get(name)
+  }
+
+  /** Whether the folder is due for a look (every checkIntervalMs). */
+  private checkDue(): boolean {
+    return Date.now() - this.lastCheck >= this.options.checkIntervalMs
   }
 
   async refresh(force = false): Promise<void> {
-    if (!force && Date.now() - this.lastCheck < this.options.checkIntervalMs) return
+    if (!force && !this.checkDue()) return
     this.checking ??= this.scan().finally(() => {
       this.lastCheck = Date.now()
       this.checking = undefined

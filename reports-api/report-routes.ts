@@ -3,7 +3,8 @@ import type { AccessControl } from './access-control.ts'
 import type { ReportCatalog } from './report-catalog.ts'
 import type { ReportDefinition } from './report-definition.ts'
 import { paramJsonSchema, paramRanges } from './report-params.ts'
-import { wantsStream, type ReportRequest, type ReportService } from './report-service.ts'
+import { wantsStream, type ReportRequest } from './report-request.ts'
+import type { ReportService } from './report-service.ts'
 import { formats } from './result-formats.ts'
 
 /** A report as the catalog and /schema show it: parameters as JSON schemas (also what the web form is built from). */

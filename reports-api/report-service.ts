@@ -17,7 +17,6 @@ import type { SnapshotLease, SnapshotPool } from './snapshot-pool.ts'
 import type { SnapshotManifest } from '../warehouse/snapshot-store.ts'
 import { invalidReserved, parseBoolean, parseNonNegative, parsePaging, single, type Paging, type ReportReply, type ReportRequest, type StreamReply } from './report-request.ts'
 
-export { parseBoolean, wantsStream, type ReportReply, type ReportRequest, type StreamReply } from './report-request.ts'
 
 interface EncodedResult {
   body: Buffer

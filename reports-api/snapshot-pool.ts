@@ -138,10 +138,15 @@ export class SnapshotPool {
     private readonly options: { logger: Logger; streamMemoryLimit?: string; checkIntervalMs?: number; onSwitch?: (from: number | undefined, to: number) => void },
   ) {}
 
+  /** Whether the current pointer is due for a re-read (every checkIntervalMs). */
+  private recheckDue(): boolean {
+    return Date.now() - this.lastCheck >= (this.options.checkIntervalMs ?? 100)
+  }
+
   /** The current snapshot's manifest, re-read at most every checkIntervalMs once there is one; undefined before the first publish. */
   async current(): Promise<SnapshotManifest | undefined> {
     // Before the first publish every request looks again, so the first snapshot is served as soon as it exists.
-    if (this.currentManifest && Date.now() - this.lastCheck < (this.options.checkIntervalMs ?? 100)) return this.currentManifest
+    if (this.currentManifest && !this.recheckDue()) return this.currentManifest
     this.checking ??= this.source
       .current()
       .then(async (manifest) => {
@@ -223,7 +228,7 @@ export class SnapshotPool {
    */
   leaseCurrent(): SnapshotLease | undefined {
     const handle = this.currentHandle
-    if (this.closed || !handle || !this.currentManifest || Date.now() - this.lastCheck >= (this.options.checkIntervalMs ?? 100)) return undefined
+    if (this.closed || !handle || !this.currentManifest || this.recheckDue()) return undefined
     if (handle.id !== this.currentManifest.id || this.handles.get(handle.id) === undefined) return undefined
     return this.pin(handle)
   }
