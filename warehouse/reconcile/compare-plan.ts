@@ -1,5 +1,6 @@
 import { openDatabase, type Database } from '../../core/duckdb/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
 import type { ExportConfig, ExportTableConfig } from '../../ingest/export/export-config.ts'
 import { exportWatermarkKey, type Watermark } from '../../lake/index.ts'
 import type { TableFiles } from '../table-files.ts'
@@ -7,7 +8,8 @@ import type { WarehouseConfig } from '../warehouse-config.ts'
 import type { CompareColumn } from './canonical-sql.ts'
 import type { ReconcileConfig } from './reconcile-config.ts'
 import type { ReconcileTableResult } from './reconcile-result.ts'
-import type { Cutoff } from './reconcile-table.ts'
+import type { Cutoff, TableCompareInput } from './reconcile-table.ts'
+import { segmentCache } from './segment-cache.ts'
 
 /**
  * What one table's comparison covers: which columns, in which order, and at which compare point. Shared by the
@@ -100,6 +102,49 @@ export function planColumns(described: PlannedSourceColumn[], table: ExportTable
 function compareColumn(c: PlannedSourceColumn, warehouseType: string): CompareColumn {
   const same = warehouseType === c.duckType || (c.duckType === 'JSON' && warehouseType === 'JSON')
   return { name: c.name, duckType: c.duckType, sourceSelect: c.selectExpr, ...(same ? {} : { warehouseType }) }
+}
+
+export interface TablePlanInput {
+  /** The snapshot opened by openSnapshotForReconcile, and its engine text. */
+  db: Database
+  engine: string
+  warehousePath: string
+  files: TableFiles
+  tableConfig: ExportTableConfig | undefined
+  /** The source's columns: from its catalog (reconciliation) or as the export recorded them (precompute). */
+  described: PlannedSourceColumn[]
+  masked: Map<string, string>
+  watermarks: Watermark[]
+  config: ReconcileConfig
+  readAt: string
+  signal?: AbortSignal
+  logger: Logger
+}
+
+export type TablePlan =
+  | { skipped: string; notCompared: ColumnPlan['notCompared'] }
+  | { skipped?: undefined; columns: CompareColumn[]; notCompared: ColumnPlan['notCompared']; point: ComparePoint; input: Omit<TableCompareInput, 'source'> }
+
+/**
+ * One table's comparison as the reconciliation and the precompute both build it (so both give the warehouse the
+ * same statement and share kept segments): columns, key, compare point and compareTable's input without its
+ * source; or why the table is skipped.
+ */
+export async function planTableCompare(plan: TablePlanInput): Promise<TablePlan> {
+  const { db, files, tableConfig } = plan
+  const relation = warehouseRelation(files)
+  const whColumns = await warehouseColumns(db, relation)
+  const { columns, notCompared } = planColumns(plan.described, tableConfig, whColumns, plan.masked)
+  const { names, key } = planKey(files, tableConfig, columns)
+  if (!key) return { skipped: `key ${names.join(', ')} is not comparable on both sides`, notCompared }
+  const point = comparePoint(files, tableConfig, plan.described, plan.watermarks, plan.config, plan.readAt)
+  const input: Omit<TableCompareInput, 'source'> = {
+    warehouse: db, sourceTable: files.table, warehouseRelation: relation, ...liveRowsWhere(whColumns),
+    ...(tableConfig?.where ? { sourceWhere: tableConfig.where } : {}),
+    key, columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: plan.config, ...(plan.signal ? { signal: plan.signal } : {}), logger: plan.logger,
+    warehouseCache: segmentCache(plan.warehousePath, files.service, files, plan.engine),
+  }
+  return { columns, notCompared, point, input }
 }
 
 export interface ComparePoint {

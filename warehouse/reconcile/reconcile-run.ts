@@ -8,12 +8,11 @@ import { isDiskFull } from '../../lake/index.ts'
 import { SnapshotStore, type SnapshotManifest } from '../snapshot-store.ts'
 import type { TableFiles } from '../table-files.ts'
 import type { WarehouseConfig } from '../warehouse-config.ts'
-import { comparePoint, findTableConfig, liveRowsWhere, openSnapshotForReconcile, planColumns, planKey, warehouseColumns, warehouseRelation } from './compare-plan.ts'
+import { findTableConfig, openSnapshotForReconcile, planTableCompare } from './compare-plan.ts'
 import { reconcileSettings, type ReconcileConfig } from './reconcile-config.ts'
 import { resultsDir, saveResult, type ReconcileTableResult } from './reconcile-result.ts'
 import { ReconcileSource } from './reconcile-source.ts'
 import { compareTable } from './reconcile-table.ts'
-import { segmentCache } from './segment-cache.ts'
 
 export interface ReconcileRunOptions {
   sources: Record<string, SourceConfig>
@@ -148,18 +147,14 @@ export async function reconcile(options: ReconcileRunOptions): Promise<Reconcile
   async function compareWith(source: ReconcileSource, db: Database, files: TableFiles, tableConfig: ExportTableConfig | undefined, base: ReconcileTableResult): Promise<ReconcileTableResult> {
     const described = await source.describe(files.table)
     if (!described) return { ...base, status: 'skipped', reason: `the source has no table ${source.schema}.${files.table}` }
-    const whColumns = await warehouseColumns(db, warehouseRelation(files))
     const masked: Map<string, string> = options.lakeRoot ? maskingFor(options.lakeRoot).forTable(files.service, files.table) : new Map()
-    const { columns, notCompared } = planColumns(described, tableConfig, whColumns, masked)
-    const { names, key } = planKey(files, tableConfig, columns)
-    if (!key) return { ...base, status: 'skipped', reason: `key ${names.join(', ')} is not comparable on both sides`, columnsNotCompared: notCompared }
-    const point = comparePoint(files, tableConfig, described, manifest!.watermarks, config, source.asOf)
-    const outcome = await compareTable({
-      source, warehouse: db, sourceTable: files.table, warehouseRelation: warehouseRelation(files), ...liveRowsWhere(whColumns),
-      ...(tableConfig?.where ? { sourceWhere: tableConfig.where } : {}),
-      key, columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: config, ...(options.signal ? { signal: options.signal } : {}), logger,
-      warehouseCache: segmentCache(options.warehouse.path, source.sourceName, files, engine),
+    const plan = await planTableCompare({
+      db, engine, warehousePath: options.warehouse.path, files, tableConfig, described, masked, watermarks: manifest!.watermarks, config, readAt: source.asOf,
+      ...(options.signal ? { signal: options.signal } : {}), logger,
     })
+    if (plan.skipped !== undefined) return { ...base, status: 'skipped', reason: plan.skipped, columnsNotCompared: plan.notCompared }
+    const { columns, notCompared, point } = plan
+    const outcome = await compareTable({ source, ...plan.input })
     const differs = outcome.segments.length > 0 || outcome.unresolvedSegments > 0 || outcome.missingCount + outcome.extraCount + outcome.differentCount > 0
     const sampleKeys = [...outcome.missing, ...outcome.extra, ...outcome.different].slice(0, config.maxReportedKeys).map((r) => r.key)
     return {

@@ -7,10 +7,9 @@ import { SnapshotStore } from '../snapshot-store.ts'
 import type { TableFiles } from '../table-files.ts'
 import type { WarehouseConfig } from '../warehouse-config.ts'
 import { isIntegerType, sourceDialect, type SourceKind } from './canonical-sql.ts'
-import { comparePoint, findTableConfig, liveRowsWhere, openSnapshotForReconcile, planColumns, planKey, warehouseColumns, warehouseRelation, type PlannedSourceColumn } from './compare-plan.ts'
+import { findTableConfig, openSnapshotForReconcile, planTableCompare, type PlannedSourceColumn } from './compare-plan.ts'
 import { reconcileSettings, type ReconcileConfig } from './reconcile-config.ts'
 import { compareTable, type CompareSource } from './reconcile-table.ts'
-import { segmentCache } from './segment-cache.ts'
 
 /**
  * The warehouse side of the next reconciliation, computed ahead (after a publish) and kept in the segment cache
@@ -103,16 +102,14 @@ export async function precomputeWarehouseSide(options: PrecomputeOptions): Promi
     const kind = options.sources[t.service]!.kind
     const described = exportedColumns(lake, files, t)
     if (!described) return { status: 'skipped', reason: 'the lake records no exported columns for the table' }
-    const tableConfig = findTableConfig(options.exports, t.service, t.table)
-    const whColumns = await warehouseColumns(db, warehouseRelation(t))
-    const { columns } = planColumns(described, tableConfig, whColumns, masking.forTable(t.service, t.table))
-    const { names, key } = planKey(t, tableConfig, columns)
-    if (!key) return { status: 'skipped', reason: `key ${names.join(', ')} is not comparable on both sides` }
-    const point = comparePoint(t, tableConfig, described, manifest!.watermarks, config, 'reconcile time')
+    const plan = await planTableCompare({
+      db, engine, warehousePath: options.warehouse.path, files: t, tableConfig: findTableConfig(options.exports, t.service, t.table), described,
+      masked: masking.forTable(t.service, t.table), watermarks: manifest!.watermarks, config, readAt: 'reconcile time', ...(options.signal ? { signal: options.signal } : {}), logger,
+    })
+    if (plan.skipped !== undefined) return { status: 'skipped', reason: plan.skipped }
+    const key = plan.input.key
     const outcome = await compareTable({
-      source: offlineSource(kind), warehouse: db, sourceTable: t.table, warehouseRelation: warehouseRelation(t), ...liveRowsWhere(whColumns),
-      key, columns, ...(point.cutoff ? { cutoff: point.cutoff } : {}), settings: config, ...(options.signal ? { signal: options.signal } : {}), logger,
-      warehouseCache: segmentCache(options.warehouse.path, t.service, t, engine),
+      source: offlineSource(kind), ...plan.input,
       ordered: kind === 'postgres' && key.length === 1 && isIntegerType(key[0]!.duckType),
       warehouseOnly: true,
     })
