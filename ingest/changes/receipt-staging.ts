@@ -17,10 +17,14 @@ function headersJson(headers: Record<string, string>): string {
   return '{}'
 }
 
-/** The text before a record's payload in its NDJSON line (read_json columns o, ts, k, h, p of native-typing.ts). */
+/** The line's fields before the payload: read_json columns o, ts, k, h, p of native-typing.ts, in that order. */
+function lineHead(offset: string, timestamp: string, keyJson: string, headersJson: string): string {
+  return `{"o":${offset},"ts":${timestamp},"k":${keyJson},"h":${headersJson},"p":`
+}
+
+/** The text before a record's payload in its NDJSON line. */
 export function stagedHead(record: Pick<ChangeRecord, 'offset' | 'timestamp' | 'key' | 'headers'>): string {
-  const key = record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8'))
-  return `{"o":${record.offset},"ts":${record.timestamp},"k":${key},"h":${headersJson(record.headers)},"p":`
+  return lineHead(record.offset, record.timestamp, record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8')), headersJson(record.headers))
 }
 
 /**
@@ -31,9 +35,8 @@ export function stagedHead(record: Pick<ChangeRecord, 'offset' | 'timestamp' | '
  * `_cp_key` replaces the bad bytes as before) instead of landing a replaced key unnoticed.
  */
 export function stagedHeadBytes(offset: string, timestamp: string, keyBytes: string | null, headers: Record<string, string>): string {
-  const key = keyBytes === null ? 'null' : JSON.stringify(keyBytes)
   const h = headersJson(headers)
-  return `{"o":${offset},"ts":${timestamp},"k":${key},"h":${h === '{}' ? h : Buffer.from(h).toString('latin1')},"p":`
+  return lineHead(offset, timestamp, keyBytes === null ? 'null' : JSON.stringify(keyBytes), h === '{}' ? h : Buffer.from(h).toString('latin1'))
 }
 
 const closing = Buffer.from('}')
