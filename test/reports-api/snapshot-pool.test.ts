@@ -6,6 +6,15 @@ import { fixtureWarehouse, publishFixtureSnapshot } from '../helpers/snapshot-fi
 import { waitFor } from '../helpers/wait-for.ts'
 import { testApi } from './api-harness.ts'
 
+/** A lease on a published fixture snapshot, from a pool closed after the test. */
+async function leaseFixtureSnapshot() {
+  const { store } = await fixtureWarehouse()
+  await publishFixtureSnapshot(store)
+  const pool = new SnapshotPool(store, { logger: silentLogger })
+  onTestFinished(() => pool.close())
+  return pool.lease()
+}
+
 describe('SnapshotPool', () => {
   it('keeps a snapshot open for in-flight work after the current pointer moves, then closes it', async () => {
     const { store } = await fixtureWarehouse()
@@ -40,11 +49,7 @@ describe('SnapshotPool', () => {
   })
 
   it('runs queries concurrently on separate connections of one snapshot', async () => {
-    const { store } = await fixtureWarehouse()
-    await publishFixtureSnapshot(store)
-    const pool = new SnapshotPool(store, { logger: silentLogger })
-    onTestFinished(() => pool.close())
-    const lease = await pool.lease()
+    const lease = await leaseFixtureSnapshot()
     const results = await Promise.all(
       Array.from({ length: 4 }, (_, i) => lease.query('reports', 5000, 'REPORT_TIMEOUT', (db) => db.all<{ n: number }>(`select ${i}::INTEGER as n`))),
     )
@@ -53,11 +58,7 @@ describe('SnapshotPool', () => {
   })
 
   it('caps a query by the slot deadline it is given when that comes before its own timeout', async () => {
-    const { store } = await fixtureWarehouse()
-    await publishFixtureSnapshot(store)
-    const pool = new SnapshotPool(store, { logger: silentLogger })
-    onTestFinished(() => pool.close())
-    const lease = await pool.lease()
+    const lease = await leaseFixtureSnapshot()
     onTestFinished(() => lease.release())
     // A slot whose budget is already spent (queue wait) does not start the query at all.
     let ran = false
