@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -8,6 +8,7 @@ import { reconcilePrecompute } from '../../cli/publish-stage.ts'
 import { loadStageDeps } from '../../cli/stage-deps.ts'
 import { createLogger, silentLogger } from '../../core/logger.ts'
 import { publish } from '../../warehouse/index.ts'
+import { SnapshotStore } from '../../warehouse/snapshot-store.ts'
 import type { ReconcileConfig } from '../../warehouse/reconcile/index.ts'
 import { PrecomputeRunner } from '../../warehouse/reconcile/precompute-runner.ts'
 import { cacheDir, type KeptSegment } from '../../warehouse/reconcile/segment-cache.ts'
@@ -164,5 +165,34 @@ describe('the warehouse side precomputed after a publish', () => {
     expect(segments).toHaveLength(2)
     expect(segments[0]!.computed).toBeGreaterThan(10)
     expect(segments[1]).toMatchObject({ carried: segments[0]!.computed, computed: 0 })
+  }, 240_000)
+
+  it('a precompute that fails is logged with its reason and never thrown: the next publish still triggers one', async () => {
+    const { p } = await fullExportedItems()
+    const warnings: string[] = []
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          warnings.push(...chunk.toString().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { msg: string }).msg))
+          done()
+        },
+      }),
+    })
+    // The snapshot's database file is damaged: the precompute cannot open it.
+    const store = new SnapshotStore(p.warehouse.path)
+    const damaged = store.databasePath((await store.current())!.id)
+    await writeFile(damaged, 'not a database')
+    const runner = new PrecomputeRunner({ sources: p.sources, exports: p.exports, warehouse: p.warehouse, reconcile: settings, lakeRoot: p.lakeRoot, logger })
+    onTestFinished(() => runner.close())
+    runner.trigger()
+    expect(await runner.idle()).toBeUndefined()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^reconcile precompute failed: /)
+    expect(warnings[0]).toContain(damaged)
+    runner.trigger()
+    await runner.idle()
+    expect(warnings).toHaveLength(2)
+    expect(existsSync(cacheDir(p.warehouse.path))).toBe(false)
   }, 240_000)
 })
