@@ -4,13 +4,10 @@ import type { SourceConfig } from './export-config.ts'
 import { mapPostgresColumn, type PgAttribute } from './postgres-types.ts'
 import type { CsvBatch } from './source-connector.ts'
 import { CopyRows } from './pg-copy-rows.ts'
+import { copyStatement, quotePgIdent as quoteIdent } from './pg-copy-statement.ts'
 import { settleWithin } from './settle-within.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { sourceError } from './source-errors.ts'
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
 
 function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`
@@ -19,6 +16,8 @@ function quoteLiteral(value: string): string {
 /** A Postgres source: one connection, reads in one REPEATABLE READ READ ONLY transaction, rows via COPY TO STDOUT. */
 export class PostgresConnector implements SourceConnector {
   readonly kind = 'postgres' as const
+  /** Tables described here that are plain tables (relkind 'r'), which COPY can read by name. */
+  private readonly plainTables = new Set<string>()
   private constructor(
     private readonly sourceName: string,
     private readonly client: pg.Client,
@@ -79,8 +78,8 @@ export class PostgresConnector implements SourceConnector {
   }
 
   async describeTable(table: string): Promise<SourceTable> {
-    const rel = await this.query<{ oid: number; reltuples: number }>(
-      `SELECT c.oid, c.reltuples::float8 AS reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    const rel = await this.query<{ oid: number; reltuples: number; relkind: string }>(
+      `SELECT c.oid, c.reltuples::float8 AS reltuples, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm')`,
       [this.schema, table],
       `cannot describe ${table}`,
@@ -101,6 +100,8 @@ export class PostgresConnector implements SourceConnector {
       [rel[0]!.oid],
       `cannot describe ${table}`,
     )
+    if (rel[0]!.relkind === 'r') this.plainTables.add(table)
+    else this.plainTables.delete(table)
     return {
       name: table,
       columns: attrs.map((attr) => mapPostgresColumn(table, attr)),
@@ -161,11 +162,11 @@ export class PostgresConnector implements SourceConnector {
   }
 
   async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
-    const select = `SELECT ${table.columns.map((c) => c.selectExpr).join(', ')} FROM ${quoteIdent(this.schema)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
+    const copy = copyStatement(`${quoteIdent(this.schema)}.${quoteIdent(table.name)}`, table.columns, where, this.plainTables.has(table.name))
     const source = this.sourceName
     let stream: CopyRows
     try {
-      stream = this.client.query(new CopyRows(`COPY (${select}) TO STDOUT (FORMAT csv)`, cutEveryRows))
+      stream = this.client.query(new CopyRows(copy, cutEveryRows))
     } catch (error) {
       throw sourceError(error, source, `cannot read ${table.name}`, { table: table.name })
     }

@@ -48,6 +48,9 @@ const scalarTypes: Record<string, string> = {
   oid: 'BIGINT',
 }
 
+/** Text types whose own output is their text: `::text` would change nothing. */
+const asStoredText = new Set(['text', 'varchar', 'name', 'citext'])
+
 /** Largest precision Parquet/DuckDB DECIMAL holds; wider numerics fall back to VARCHAR (exact text). */
 export const maxDecimalPrecision = 38
 
@@ -108,6 +111,8 @@ export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColum
   }
   const duckType = scalarTypes[typname]
   if (!duckType) return unsupported()
-  if (duckType === 'VARCHAR') return { ...base, duckType, selectExpr: `${q}::text`, csvType: 'VARCHAR', convertExpr: '$col' }
+  // Text types print as they are, so COPY can read them by name (pg-copy-statement.ts); the others mapped to
+  // VARCHAR need the cast (bpchar::text drops trailing blanks, inet::text keeps a /32, ...).
+  if (duckType === 'VARCHAR') return { ...base, duckType, selectExpr: asStoredText.has(typname) ? q : `${q}::text`, csvType: 'VARCHAR', convertExpr: '$col' }
   return { ...base, duckType, selectExpr: q, csvType: duckType, convertExpr: '$col' }
 }

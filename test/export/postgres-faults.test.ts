@@ -102,7 +102,7 @@ describe('postgres export faults mid-stream', () => {
       async () => {
         if (ended) throw new Error('the export ended before its COPY was seen')
         const { rows } = await client.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY (SELECT%' AND query LIKE $1`,
+          `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY %' AND query LIKE $1`,
           [`%${schema}"."big"%`],
         )
         return rows[0]?.pid
@@ -126,7 +126,7 @@ describe('postgres export faults mid-stream', () => {
     const controller = new AbortController()
     const run = exporter.runExport(tables, { runId: 'aborted', signal: controller.signal })
     const copying = async (): Promise<number> =>
-      (await client.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND query LIKE $1`, [`%${schema}"."big"%`])).rowCount ?? 0
+      (await client.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY %' AND query LIKE $1`, [`%${schema}"."big"%`])).rowCount ?? 0
     await waitFor(copying, { timeoutMs: 60_000, intervalMs: 10, message: 'the COPY never started' })
     controller.abort(new Error('job deadline'))
     const result = await run

@@ -23,7 +23,7 @@ async function mixedTable(client: import('pg').Client, schema: string, rows: num
 /** Backends of this test still running a COPY of `table`. */
 async function copyBackends(client: import('pg').Client, schema: string, table: string): Promise<number[]> {
   const { rows } = await client.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY (SELECT%' AND query LIKE $1 AND pid <> pg_backend_pid()`,
+    `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY %' AND query LIKE $1 AND pid <> pg_backend_pid()`,
     [`%${schema}"."${table}"%`],
   )
   return rows.map((r) => r.pid)
