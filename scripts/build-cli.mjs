@@ -47,6 +47,23 @@ const duckdbBinding = {
 }
 
 /**
+ * pg picks its socket type when pg/lib/stream.js loads, probing for Cloudflare Workers by constructing a fetch
+ * `Response`, which makes Node load undici (10-45 ms of every command that opens a Postgres connection). The
+ * bundle only ever runs on Node, so the probe's answer is known: false.
+ */
+const pgNodeStreams = {
+  name: 'pg-node-streams',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      const probe = 'function isCloudflareRuntime() {'
+      if (!source.includes(probe)) return { errors: [{ text: `${args.path}: ${probe} not found (pg changed: review this plugin)` }] }
+      return { contents: source.replace(probe, `${probe}\n  return false`), loader: 'js' }
+    })
+  },
+}
+
+/**
  * Our modules find files from their own location (`new URL('./web/', import.meta.url)`: the report page,
  * the demo's reports and models, package.json, the SQL worker's entry). In the bundle they share the
  * chunk's URL, so each module's `import.meta.url` is replaced by the URL it would have in a file-per-module
@@ -98,7 +115,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   external,
-  plugins: [ownModuleUrls, nodePrefix, duckdbBinding],
+  plugins: [ownModuleUrls, nodePrefix, duckdbBinding, pgNodeStreams],
   // Bundled CommonJS packages call require() for Node's built-ins; an ES module has none of its own.
   banner: { js: "import { createRequire as __coldpipeCreateRequire } from 'node:module'; const require = __coldpipeCreateRequire(import.meta.url);" },
   sourcemap: 'linked',
