@@ -3,11 +3,19 @@ import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStateme
 import { ColdpipeError, messageOf, type ErrorCode } from '../errors.ts'
 import { streamRowsJson, wrapErrors, type RowStream } from './stream-rows.ts'
 
-// Loaded with require, not import: Node's ESM loader first lexes every CommonJS file the package re-exports
-// (~180) for its export names, which costs more CPU than loading them (import 0.38-0.51 CPU-s against require
-// 0.14-0.20 at load 5): start-up of every command that opens DuckDB (docs/benchmarks.md, CLI).
-const { DuckDBInstance, StatementType } = createRequire(import.meta.url)('@duckdb/node-api') as typeof import('@duckdb/node-api')
-type DuckDBInstance = InstanceType<typeof DuckDBInstance>
+type NodeApi = typeof import('@duckdb/node-api')
+type DuckDBInstance = InstanceType<NodeApi['DuckDBInstance']>
+let nodeApi: NodeApi | undefined
+/**
+ * DuckDB's module, loaded on first use rather than at import: loading its native library blocks the thread
+ * for tens of milliseconds, which an export spends while its source already streams (deferred-database.ts).
+ * Loaded with require, not import: Node's ESM loader first lexes every CommonJS file the package re-exports
+ * (~180) for its export names, which costs more CPU than loading them (import 0.38-0.51 CPU-s against require
+ * 0.14-0.20 at load 5): start-up of every command that opens DuckDB (docs/benchmarks.md, CLI).
+ */
+function duckdbApi(): NodeApi {
+  return (nodeApi ??= createRequire(import.meta.url)('@duckdb/node-api') as NodeApi)
+}
 
 export type SqlParam = string | number | bigint | boolean | null | Date
 export type SqlParams = readonly SqlParam[] | Record<string, SqlParam>
@@ -42,6 +50,11 @@ export interface Database {
   queryJsonUpTo(sql: string, maxRows: number, params?: SqlParams): Promise<QueryResult & { truncated: boolean }>
   /** The result chunk by chunk, for streaming results of any size (see stream-rows.ts). */
   streamJson(sql: string, params?: SqlParams): Promise<RowStream>
+  /**
+   * One SELECT parsed and planned once, to run many times with different parameters on this connection
+   * (queryJson with parameters parses and plans on every call). Closed with the connection at the latest.
+   */
+  prepare(sql: string): Promise<ReusableStatement>
   /** How many statements `sql` holds and the kind of the first (`SELECT`, `COPY`, `ATTACH`, ...), without running it. */
   inspectStatements(sql: string): Promise<StatementsInfo>
   /** The statements of `sql` as DuckDB's own parser splits them (a parse error throws); none is bound or run yet. */
@@ -75,6 +88,12 @@ export interface PreparedSql {
   queryJson(): Promise<QueryResult>
   /** The result chunk by chunk (see stream-rows.ts): a reader that stops pulling stops the query. */
   streamJson(): Promise<RowStream>
+  close(): void
+}
+
+/** A statement of `Database.prepare`: run it on its connection only, one run at a time. */
+export interface ReusableStatement {
+  queryJson(params?: SqlParams): Promise<QueryResult>
   close(): void
 }
 
@@ -185,12 +204,37 @@ class DuckDbDatabase implements Database {
     }
   }
 
+  async prepare(sql: string): Promise<ReusableStatement> {
+    let prepared: DuckDBPreparedStatement
+    try {
+      prepared = await this.connection.prepare(sql)
+    } catch (error) {
+      throw this.wrap(error, sql)
+    }
+    return {
+      queryJson: async (params) => {
+        try {
+          prepared.clearBindings()
+          const values = toDuckValues(params)
+          if (values) prepared.bind(values)
+          const reader = await prepared.runAndReadAll()
+          const names = reader.columnNames()
+          const types = reader.columnTypes()
+          return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: reader.getRowObjectsJson() as Record<string, unknown>[] }
+        } catch (error) {
+          throw this.wrap(error, sql)
+        }
+      },
+      close: () => prepared.destroySync(),
+    }
+  }
+
   async inspectStatements(sql: string): Promise<StatementsInfo> {
     try {
       const extracted = await this.connection.extractStatements(sql)
       if (extracted.count === 0) return { count: 0, firstKind: 'INVALID' }
       const prepared = await extracted.prepare(0)
-      const kind = StatementType[prepared.statementType] ?? String(prepared.statementType)
+      const kind = duckdbApi().StatementType[prepared.statementType] ?? String(prepared.statementType)
       prepared.destroySync()
       return { count: extracted.count, firstKind: kind }
     } catch (error) {
@@ -226,7 +270,7 @@ class DuckDbDatabase implements Database {
           }
         }
         return {
-          kind: StatementType[prepared.statementType] ?? String(prepared.statementType),
+          kind: duckdbApi().StatementType[prepared.statementType] ?? String(prepared.statementType),
           queryJson: () => read(() => prepared.runAndReadAll()),
           streamJson: async () => {
             const wrap = (error: unknown): ColdpipeError => this.wrap(error, text)
@@ -278,7 +322,7 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
   const externalAccessOff = settings.enable_external_access === 'false' && (options.allowedDirectories?.length ?? 0) > 0
   if (externalAccessOff) delete settings.enable_external_access
   try {
-    const instance = await DuckDBInstance.create(path, settings)
+    const instance = await duckdbApi().DuckDBInstance.create(path, settings)
     const connection = await instance.connect()
     // TimeZone belongs to the built-in icu extension, so it cannot be a start-up option; UTC keeps
     // timestamptz text identical on every machine.

@@ -1,4 +1,4 @@
-import { openDatabase, type Database } from '../../core/duckdb/index.ts'
+import { DeferredDatabase, openDatabase, type Database } from '../../core/duckdb/index.ts'
 import { ColdpipeError, isColdpipeError, messageOf } from '../../core/errors.ts'
 import { childLogger, newRunId, silentLogger, type Logger } from '../../core/logger.ts'
 import { CommitLog, removeStaleTemps } from '../../lake/index.ts'
@@ -62,10 +62,10 @@ export interface ExporterOptions {
 export interface Exporter {
   runExport(target: ExportConfig | string, options?: RunExportOptions): Promise<ExportRunRecord[]>
   /**
-   * Starts, in the background, what the next run of `source` opens first: the DuckDB instance and a
-   * connection to the source (not while its breaker is open), so they overlap with the caller's own work
-   * before that run (a one-shot command's job lease and run record). The connection is taken by the next
-   * runExport of the source, or closed by close().
+   * Starts, in the background, what the next run of `source` opens first: a connection to the source (not
+   * while its breaker is open), so it overlaps with the caller's own work before that run (a one-shot
+   * command's job lease and run record). The connection is taken by the next runExport of the source, or
+   * closed by close(). DuckDB is not opened here: it loads once the first table's rows stream.
    */
   warmUp(source: string): void
   getSourceHealth(): SourceHealth[]
@@ -119,8 +119,9 @@ export function createExporter(options: ExporterOptions): Exporter {
     try {
       log = await CommitLog.open(options.lakeRoot, { logger })
       await removeStaleTemps(log.layout.tmpDir, staleTempMs)
-      // A connection of its own per run, so runs of different sources convert concurrently.
-      database = await (await duckdb()).connect()
+      // A connection of its own per run, so runs of different sources convert concurrently. Opened once a
+      // table's rows stream (exportTable calls openSoon): the source never waits for DuckDB to load.
+      database = new DeferredDatabase(':memory:', false, async () => (await duckdb()).connect())
     } catch (error) {
       await session.close()
       throw error
@@ -232,7 +233,6 @@ export function createExporter(options: ExporterOptions): Exporter {
   function warmUp(source: string): void {
     const sourceConfig = sources.get(source)
     if (!sourceConfig) return
-    void duckdb().catch(() => undefined)
     const early = warm.has(source) ? undefined : connectAhead(source, sourceConfig)
     if (early) warm.set(source, early)
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Database } from '../../core/duckdb/index.ts'
-import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
+import { openSoon, quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { exportIdempotencyKey, exportWatermarkKey, LakeLayout, type CommitLog, type LakeFile, type Watermark } from '../../lake/index.ts'
@@ -234,6 +234,8 @@ export async function exportTable(
       })
     } else {
       csv = await source.streamCsv(described, filter, config.chunkRows)
+      // DuckDB loads while the first chunk streams in, not before the source may start.
+      openSoon(db)
       const stream = csv
       const stop = (): void => void stream.close()
       rows = await chunkCsvBatches(
