@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
@@ -8,6 +8,7 @@ import type { Registry } from '../core/metrics.ts'
 import { AccessControl, admitCaller, RateLimiter, type Caller } from './access-control.ts'
 import type { ApiConfig } from './api-config.ts'
 import { createApiMetrics, type PoolStats } from './api-metrics.ts'
+import { cacheHitFastPath, parseQuery, requestIdOf, type HandedOver } from './cache-hit-fast-path.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { registerOpsRoutes } from './ops-routes.ts'
 import { QueryLimiter } from './query-limiter.ts'
@@ -51,6 +52,8 @@ export interface AppDeps {
   metrics: Registry
   /** The jobs endpoints (another stage) plug in here; mounted at their prefix, behind API keys and rate limits. */
   jobs?: ApiPlugin
+  /** How often the current snapshot pointer is re-read (default 100 ms); tests that need cache hits answered at once set it long. */
+  snapshotCheckIntervalMs?: number
 }
 
 // Reconciliation results name the keys of differing rows: data, so behind the keys like reports.
@@ -86,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const pool = new SnapshotPool(deps.snapshots, {
     logger: deps.logger,
     streamMemoryLimit: config.streamMemoryLimit,
+    ...(deps.snapshotCheckIntervalMs === undefined ? {} : { checkIntervalMs: deps.snapshotCheckIntervalMs }),
     onSwitch: (_from, to) => {
       cache.dropSnapshotsExcept(to)
       if (sqlOn) workers.setSnapshot(to)
@@ -114,18 +118,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const access = new AccessControl(config.apiKeys)
   const rateLimiter = new RateLimiter(config.rateLimitPerMinute)
   const prefixes = deps.jobs ? [...protectedPrefixes, deps.jobs.prefix] : protectedPrefixes
+  const handedOver = new WeakMap<IncomingMessage, HandedOver>()
+  let closing = false
+  const fastPath = cacheHitFastPath({ service, access, rateLimiter, metrics, logger: deps.logger, handedOver, closing: () => closing })
 
   const app = Fastify({
     // pino's Logger and fastify's logger type differ only in generics; fastify uses it as a pino logger.
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
-    genReqId: (request) => {
-      const given = request.headers['x-request-id']
-      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID()
-    },
+    genReqId: (request) => requestIdOf(request.headers['x-request-id']),
     // Requests are logged once, by the onResponse hook below, instead of fastify's two lines per request.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, querystringParser: parseQuery },
+    // Cache hits of GET /reports/:name are answered before fastify (cache-hit-fast-path.ts); the server is
+    // otherwise the one fastify would make for these options (no TLS or HTTP/2 here).
+    serverFactory: (handler, options) => {
+      const server = createServer((request, response) => {
+        if (!fastPath(request, response)) handler(request, response)
+      })
+      // Fastify's defaults are filled in by now.
+      const timeouts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number }
+      server.keepAliveTimeout = timeouts.keepAliveTimeout
+      server.requestTimeout = timeouts.requestTimeout
+      server.setTimeout(timeouts.connectionTimeout)
+      if (timeouts.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = timeouts.maxRequestsPerSocket
+      return server
+    },
+  })
+  // First of the preClose hooks, so it runs as fastify starts refusing requests (503): the fast path stops too.
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
   })
   app.decorateRequest('caller', null)
   installErrorHandling(app)
@@ -134,8 +157,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     if (!isProtected(request.url, prefixes)) return done()
+    // The fast path may have admitted this request already (its rate-limit token is spent once).
+    const admission = handedOver.get(request.raw)?.admission
     try {
-      request.caller = admitCaller(access, rateLimiter, request.headers['x-api-key'], request.ip)
+      if (admission && 'error' in admission) throw admission.error
+      request.caller = admission ? admission.caller : admitCaller(access, rateLimiter, request.headers['x-api-key'], request.ip)
     } catch (error) {
       return done(error as Error)
     }
@@ -178,7 +204,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!callerSql) throw new ColdpipeError('AUTH_FORBIDDEN', 'this API key may not run ad-hoc SQL (sql: false)')
   }
   const canRunSql = (callerSql: boolean): boolean => config.sqlEnabled && !access.open && callerSql
-  registerReportRoutes(app, { catalog, service, access, canRunSql })
+  registerReportRoutes(app, { catalog, service, access, canRunSql, notCached: (request) => handedOver.get(request.raw)?.notCached === true })
   registerSqlRoute(app, { pool, limiter: sqlLimiter, workers, config, streamQuota: service.streamQuota, sqlAllowed })
   registerSchemaRoutes(app, { pool, config, sqlAllowed })
   registerWebRoutes(app)

@@ -57,7 +57,9 @@ export class ReportCatalog {
    * name is unknown or broken), and the caller should use `get`. For a cache hit's path that awaits nothing.
    */
   peek(name: string): ReportDefinition | undefined {
-    return this.checkDue() ? undefined : this.byName.get(name)
+    if (this.checkDue()) return undefined
+    this.refreshAhead()
+    return this.byName.get(name)
   }
 
   /** Whether the folder is due for a look (every checkIntervalMs). */
@@ -65,8 +67,23 @@ export class ReportCatalog {
     return Date.now() - this.lastCheck >= this.options.checkIntervalMs
   }
 
+  /**
+   * Starts the folder's check in the background once half the interval has passed, so under steady traffic it
+   * is done before it is due and no request waits for it. A failed check is due again at once, so the next
+   * request runs it itself and gets its error.
+   */
+  private refreshAhead(): void {
+    if (this.checking || Date.now() - this.lastCheck < this.options.checkIntervalMs / 2) return
+    this.refresh(true).catch(() => {
+      this.lastCheck = 0
+    })
+  }
+
   async refresh(force = false): Promise<void> {
-    if (!force && !this.checkDue()) return
+    if (!force && !this.checkDue()) {
+      this.refreshAhead()
+      return
+    }
     this.checking ??= this.scan().finally(() => {
       this.lastCheck = Date.now()
       this.checking = undefined

@@ -55,7 +55,14 @@ const reservedQuery = {
 
 export function registerReportRoutes(
   app: FastifyInstance,
-  deps: { catalog: ReportCatalog; service: ReportService; access: AccessControl; canRunSql?: (callerSql: boolean) => boolean },
+  deps: {
+    catalog: ReportCatalog
+    service: ReportService
+    access: AccessControl
+    canRunSql?: (callerSql: boolean) => boolean
+    /** Whether the cache-hit fast path already found this request not cached (cache-hit-fast-path.ts). */
+    notCached?: (request: FastifyRequest) => boolean
+  },
 ): void {
   const streamReport = async (request: FastifyRequest, reply: FastifyReply, reportRequest: ReportRequest): Promise<FastifyReply> => {
     const streamed = await deps.service.stream(reportRequest, request.caller?.bucket ?? `ip:${request.ip}`)
@@ -119,7 +126,7 @@ export function registerReportRoutes(
         acceptStaleHeader: header('x-coldpipe-accept-stale'),
       }
       if (wantsStream(reportRequest.query)) return streamReport(request, reply, reportRequest)
-      const hit = deps.service.cachedReply(reportRequest)
+      const hit = deps.notCached?.(request) ? undefined : deps.service.cachedReply(reportRequest)
       if (hit) {
         reply.headers(hit.headers).status(hit.status)
         reply.send(hit.body ?? '')

@@ -11,6 +11,7 @@ import type { ReportDefinition } from './report-definition.ts'
 import { bindParams, type BoundParams } from './report-params.ts'
 import { contentTypes, encodeCsv, encodeNdjson, negotiateFormat, streamFormats, type Format, type StreamFormat } from './result-formats.ts'
 import { streamFailure, streamQuery } from './result-stream.ts'
+import { StatementCache } from './statement-cache.ts'
 import { StreamQuota } from './stream-quota.ts'
 import type { CachedResult, ResultCache } from './result-cache.ts'
 import type { SnapshotLease, SnapshotPool } from './snapshot-pool.ts'
@@ -91,6 +92,7 @@ export class ReportService {
   private readonly activeStreams = new Set<AbortController>()
   /** Per snapshot manifest and report definition (both replaced, never mutated, when they change). */
   private readonly views = new WeakMap<SnapshotManifest, WeakMap<ReportDefinition, SourcesView>>()
+  private readonly statements = new StatementCache()
 
   constructor(
     private readonly deps: {
@@ -384,7 +386,7 @@ export class ReportService {
           await streamQuery(db, this.pagedSql(definition, paging, false), params.sql, 'parquet', sink)
           return { body: Buffer.concat(sink.parts), columns: [], page: { limit: paging.limit, offset: paging.offset, returned: -1, hasMore: false } }
         }
-        const result = await db.queryJson(this.pagedSql(definition, paging, true), params.sql)
+        const result = await this.statements.queryJson(db, this.pagedSql(definition, paging, true), params.sql)
         const hasMore = result.rows.length > paging.limit
         const rows = hasMore ? result.rows.slice(0, paging.limit) : result.rows
         const page = { limit: paging.limit, offset: paging.offset, returned: rows.length, hasMore, ...(hasMore ? {} : { total: paging.offset + rows.length }) }

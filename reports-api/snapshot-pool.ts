@@ -118,6 +118,69 @@ export interface SnapshotLease {
   release(): void
 }
 
+/** One request's pin on a snapshot: an object with methods, not closures, as a cache hit takes one per request. */
+class PinnedLease implements SnapshotLease {
+  private released = false
+
+  constructor(
+    private readonly handle: SnapshotHandle,
+    private readonly closeIfIdle: (handle: SnapshotHandle) => Promise<void>,
+  ) {}
+
+  get manifest(): SnapshotManifest {
+    return this.handle.manifest
+  }
+
+  async query<T>(kind: ConnectionKind, timeoutMs: number, timeoutCode: ErrorCode, fn: (db: Database) => Promise<T>, slotDeadline?: number): Promise<T> {
+    // Inside a limiter slot the slot's deadline (queue wait included) caps the run as well.
+    const budgetMs = Math.min(timeoutMs, slotDeadline === undefined ? Infinity : slotDeadline - Date.now())
+    const timeoutError = (cause?: unknown): ColdpipeError =>
+      new ColdpipeError(timeoutCode, `the query ran longer than ${timeoutMs} ms (queue wait included) and was stopped`, {
+        ...(cause === undefined ? {} : { cause }),
+        context: { snapshot: this.handle.id, timeoutMs },
+      })
+    if (budgetMs <= 0) throw timeoutError()
+    const connection = await this.handle.connection(kind)
+    this.handle.inUse.add(connection)
+    let timedOut = false
+    let giveUp: ((error: Error) => void) | undefined
+    let graceTimer: NodeJS.Timeout | undefined
+    const timer = setTimeout(() => {
+      timedOut = true
+      connection.interrupt()
+      // DuckDB's interrupt does not reach everything (the JS conversion of a result, one huge value):
+      // the answer goes out shortly after the deadline whether or not the connection has stopped.
+      graceTimer = setTimeout(() => giveUp?.(timeoutError()), interruptGraceMs)
+    }, budgetMs)
+    const work = (async () => fn(connection))()
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    )
+    // The connection goes back to the idle list only once DuckDB is really done with it.
+    void settled.finally(() => {
+      clearTimeout(timer)
+      clearTimeout(graceTimer)
+      this.handle.release(kind, connection)
+      this.handle.connectionDone(connection)
+      void this.closeIfIdle(this.handle)
+    })
+    try {
+      return await Promise.race([work, new Promise<never>((_resolve, reject) => (giveUp = reject))])
+    } catch (error) {
+      if (timedOut && !(isColdpipeError(error) && error.code === timeoutCode)) throw timeoutError(error)
+      throw error
+    }
+  }
+
+  release(): void {
+    if (this.released) return
+    this.released = true
+    this.handle.leaseEnded()
+    void this.closeIfIdle(this.handle)
+  }
+}
+
 /**
  * Keeps the current snapshot open read-only and reuses it for every request, with a connection per running
  * query. When the current pointer moves, new requests go to the new snapshot and the old one is closed once
@@ -132,6 +195,7 @@ export class SnapshotPool {
   private checking: Promise<SnapshotManifest | undefined> | undefined
   private currentManifest: SnapshotManifest | undefined
   private closed = false
+  private readonly closeIdle = (handle: SnapshotHandle): Promise<void> => this.closeIfIdle(handle)
 
   constructor(
     private readonly source: SnapshotSource,
@@ -143,10 +207,27 @@ export class SnapshotPool {
     return Date.now() - this.lastCheck >= (this.options.checkIntervalMs ?? 100)
   }
 
+  /**
+   * Starts the re-read in the background once half the interval has passed: under steady traffic it is done
+   * before the pointer is due, so no request waits for it (those that did were a twentieth of cached requests,
+   * each through the awaited path). A failure is met again by the first request that finds the pointer due.
+   */
+  private recheckAhead(): void {
+    if (this.checking || Date.now() - this.lastCheck < (this.options.checkIntervalMs ?? 100) / 2) return
+    this.recheck().catch(() => undefined)
+  }
+
   /** The current snapshot's manifest, re-read at most every checkIntervalMs once there is one; undefined before the first publish. */
   async current(): Promise<SnapshotManifest | undefined> {
     // Before the first publish every request looks again, so the first snapshot is served as soon as it exists.
-    if (this.currentManifest && !this.recheckDue()) return this.currentManifest
+    if (this.currentManifest && !this.recheckDue()) {
+      this.recheckAhead()
+      return this.currentManifest
+    }
+    return this.recheck()
+  }
+
+  private recheck(): Promise<SnapshotManifest | undefined> {
     this.checking ??= this.source
       .current()
       .then(async (manifest) => {
@@ -230,63 +311,14 @@ export class SnapshotPool {
     const handle = this.currentHandle
     if (this.closed || !handle || !this.currentManifest || this.recheckDue()) return undefined
     if (handle.id !== this.currentManifest.id || this.handles.get(handle.id) === undefined) return undefined
+    this.recheckAhead()
     return this.pin(handle)
   }
 
   private pin(handle: SnapshotHandle): SnapshotLease {
     if (handle.id !== this.currentHandleId) handle.retired = true
     handle.leases++
-    let released = false
-    return {
-      manifest: handle.manifest,
-      query: async (kind, timeoutMs, timeoutCode, fn, slotDeadline) => {
-        // Inside a limiter slot the slot's deadline (queue wait included) caps the run as well.
-        const budgetMs = Math.min(timeoutMs, slotDeadline === undefined ? Infinity : slotDeadline - Date.now())
-        const timeoutError = (cause?: unknown): ColdpipeError =>
-          new ColdpipeError(timeoutCode, `the query ran longer than ${timeoutMs} ms (queue wait included) and was stopped`, {
-            ...(cause === undefined ? {} : { cause }),
-            context: { snapshot: handle.id, timeoutMs },
-          })
-        if (budgetMs <= 0) throw timeoutError()
-        const connection = await handle.connection(kind)
-        handle.inUse.add(connection)
-        let timedOut = false
-        let giveUp: ((error: Error) => void) | undefined
-        let graceTimer: NodeJS.Timeout | undefined
-        const timer = setTimeout(() => {
-          timedOut = true
-          connection.interrupt()
-          // DuckDB's interrupt does not reach everything (the JS conversion of a result, one huge value):
-          // the answer goes out shortly after the deadline whether or not the connection has stopped.
-          graceTimer = setTimeout(() => giveUp?.(timeoutError()), interruptGraceMs)
-        }, budgetMs)
-        const work = (async () => fn(connection))()
-        const settled = work.then(
-          () => undefined,
-          () => undefined,
-        )
-        // The connection goes back to the idle list only once DuckDB is really done with it.
-        void settled.finally(() => {
-          clearTimeout(timer)
-          clearTimeout(graceTimer)
-          handle.release(kind, connection)
-          handle.connectionDone(connection)
-          void this.closeIfIdle(handle)
-        })
-        try {
-          return await Promise.race([work, new Promise<never>((_resolve, reject) => (giveUp = reject))])
-        } catch (error) {
-          if (timedOut && !(isColdpipeError(error) && error.code === timeoutCode)) throw timeoutError(error)
-          throw error
-        }
-      },
-      release: () => {
-        if (released) return
-        released = true
-        handle.leaseEnded()
-        void this.closeIfIdle(handle)
-      },
-    }
+    return new PinnedLease(handle, this.closeIdle)
   }
 
   /** Stops running queries, waits for their requests to let go, then closes every snapshot. */
