@@ -7,7 +7,8 @@
  * high-water ≤ maxBufferedBytes. Run: node --import tsx bench/ingest/ingest-bench.ts
  * Options (env): BENCH_EVENTS (default 200000), BENCH_PARTITIONS (default 4), BENCH_RUNS (default 3),
  * BENCH_FLUSH_MAX_BYTES, BENCH_MAX_BUFFERED_BYTES (default: the config defaults). Each side also reports its CPU-seconds
- * split between the main thread and the others (V8 GC helpers, the libuv pool that runs DuckDB and file I/O).
+ * split between the main thread and the others (V8 GC helpers, the libuv pool that runs DuckDB and file I/O), and the
+ * dev broker's CPU-seconds while it served each side (its own process, on the same cores).
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import Table from 'cli-table3'
 import { Kafka, logLevel } from 'kafkajs'
 import { ShopGenerator } from '../../demo/simulator/index.ts'
+import { threadCpuSeconds } from '../helpers/thread-cpu.ts'
 
 const events = Number(process.env.BENCH_EVENTS ?? 200_000)
 const partitions = Number(process.env.BENCH_PARTITIONS ?? 4)
@@ -26,13 +28,19 @@ const changes = {
 }
 const rssAllowanceMb = 200
 
-async function startBroker(): Promise<{ bootstrap: string; stop(): void }> {
+async function startBroker(): Promise<{ bootstrap: string; cpuSeconds(): number; stop(): void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./broker-process.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
   const bootstrap = await new Promise<string>((resolve, reject) => {
     child.stdout!.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString()) as { bootstrap: string }).bootstrap))
     child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
   })
-  return { bootstrap, stop: () => child.kill('SIGTERM') }
+  // The broker serves both sides on the same two cores: its CPU per side is part of what each side costs the machine.
+  const cpuSeconds = (): number => {
+    let total = 0
+    for (const thread of threadCpuSeconds(child.pid!).values()) total += thread.seconds
+    return total
+  }
+  return { bootstrap, cpuSeconds, stop: () => child.kill('SIGTERM') }
 }
 
 interface Side {
@@ -102,11 +110,14 @@ while (produced < events) {
 await producer.disconnect()
 process.stderr.write(`produced ${events} envelopes (${Math.round(bytes / events)} bytes each) to ${partitions} partitions\n`)
 
-const table = new Table({ head: ['run', 'baseline events/s (CPU-s, peak RSS MB)', 'ingest events/s (CPU-s, peak RSS MB)', 'ratio', 'buffered high-water MB', 'CPU-s main / other threads (baseline; ingest)', 'wall s (baseline; ingest: all received + tail)', 'files', 'pauses', 'load (1 min)', 'met'] })
+const table = new Table({ head: ['run', 'baseline events/s (CPU-s, peak RSS MB)', 'ingest events/s (CPU-s, peak RSS MB)', 'ratio', 'buffered high-water MB', 'CPU-s main / other threads (baseline; ingest)', 'wall s (baseline; ingest: all received + tail)', 'broker CPU-s (baseline; ingest)', 'files', 'pauses', 'load (1 min)', 'met'] })
 let allMet = true
 for (let run = 1; run <= runs; run++) {
+  const brokerBefore = broker.cpuSeconds()
   const raw = await runSide('raw', broker.bootstrap, topic)
+  const brokerAfterRaw = broker.cpuSeconds()
   const landed = await runSide('ingest', broker.bootstrap, topic)
+  const brokerCpu = `${(brokerAfterRaw - brokerBefore).toFixed(2)}; ${(broker.cpuSeconds() - brokerAfterRaw).toFixed(2)}`
   const rawRate = raw.rows / raw.seconds
   const ingestRate = landed.rows / landed.seconds
   const ratio = ingestRate / rawRate
@@ -122,6 +133,7 @@ for (let run = 1; run <= runs; run++) {
     `${mb(landed.bufferedHighWater!)} of ${mb(limit)}`,
     `${threadSplit(raw)}; ${threadSplit(landed)}`,
     `${raw.seconds.toFixed(2)}; ${landed.receivedSeconds!.toFixed(2)} + ${(landed.seconds - landed.receivedSeconds!).toFixed(2)}`,
+    brokerCpu,
     landed.files,
     landed.pauses,
     readFileSync('/proc/loadavg', 'utf8').split(' ')[0],
