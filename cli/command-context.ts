@@ -17,6 +17,12 @@ export interface CommandContext {
   /** Called by commands that serve until a signal (serve, start, demo, dev-broker); others exit when their action ends. */
   keepRunning(): void
   readonly longRunning: boolean
+  /**
+   * Called first by commands that serve requests (serve, start): their log lines are gathered per event-loop
+   * turn and written together (a line per request; core/turn-batched-writer.ts). One-shot commands write each
+   * line at once.
+   */
+  logAsServer(): void
 }
 
 /** A subcommand module: adds itself to the program. */
@@ -26,10 +32,11 @@ export function createCommandContext(program: Command, onShutdown: CommandContex
   let cached: ColdpipeConfig | undefined
   let logger: Logger | undefined
   let longRunning = false
+  let batchPerTurn = false
   const configPath = (): string => resolve(program.opts<{ config?: string }>().config ?? 'coldpipe.yaml')
   return {
     get logger() {
-      logger ??= createLogger({ level: program.opts<{ logLevel?: string }>().logLevel })
+      logger ??= createLogger({ level: program.opts<{ logLevel?: string }>().logLevel, batchPerTurn })
       return logger
     },
     configPath,
@@ -47,6 +54,9 @@ export function createCommandContext(program: Command, onShutdown: CommandContex
       return cached
     },
     onShutdown,
+    logAsServer() {
+      batchPerTurn = true
+    },
     keepRunning() {
       longRunning = true
     },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import pino, { type Logger } from 'pino'
+import { TurnBatchedWriter } from './turn-batched-writer.ts'
 
 export type { Logger } from 'pino'
 
@@ -7,13 +8,18 @@ export interface LoggerOptions {
   level?: string
   /** Where the JSON lines go; defaults to stderr (stdout carries command results). Tests pass a stream to inspect records. */
   destination?: NodeJS.WritableStream
+  /**
+   * Servers: stderr lines gathered per event-loop turn and written together (turn-batched-writer.ts), for a
+   * line per request; one-shot commands write each line at once.
+   */
+  batchPerTurn?: boolean
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.COLDPIPE_LOG_LEVEL ?? 'info'
   return options.destination
     ? pino({ level, base: { app: 'coldpipe' } }, options.destination as pino.DestinationStream)
-    : pino({ level, base: { app: 'coldpipe' } }, pino.destination({ dest: 2, sync: true }))
+    : pino({ level, base: { app: 'coldpipe' } }, options.batchPerTurn ? new TurnBatchedWriter(2) : pino.destination({ dest: 2, sync: true }))
 }
 
 /**

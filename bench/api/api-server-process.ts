@@ -32,8 +32,9 @@ if (kind === 'hello') {
     reportsDir,
     config,
     // As shipped (`coldpipe serve`): level info unless COLDPIPE_LOG_LEVEL says otherwise, one JSON line per
-    // request to stderr, which the bench sends to a file as a service manager would.
-    logger: createLogger(),
+    // request to stderr (gathered per event-loop turn, as serve does), which the bench sends to a file as a
+    // service manager would.
+    logger: createLogger({ batchPerTurn: true }),
     metrics: createMetricsRegistry({ defaultMetrics: false }),
   })
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`)

@@ -12,6 +12,7 @@ export const registerServeCommand: RegisterCommand = (program, context) => {
     .option('-p, --port <port>', 'port to listen on (PORT in the environment overrides config api.port; --port overrides both)')
     .option('--host <host>', 'address to bind (default config api.host)')
     .action(async (options: { port?: string; host?: string }) => {
+      context.logAsServer()
       const config = await context.config()
       const port = listenPort(options.port, config.api.port)
       const reportsDir = requireReportsFolder(config, context.configPath())

@@ -12,6 +12,7 @@ export const registerStartCommand: RegisterCommand = (program, context) => {
     .option('--host <host>', 'address to bind (default config api.host)')
     .option('--no-ingest', 'do not consume the change topics even when `changes` is configured')
     .action(async (options: { port?: string; host?: string; ingest: boolean }) => {
+      context.logAsServer()
       const config = await context.config()
       const reportsDir = reportsFolderOf(config, context.configPath())
       const pipeline = await startPipeline({

@@ -10,7 +10,7 @@ import { readExported } from './export-fixtures.ts'
 async function runCli(config: unknown, args: string[]): Promise<{ out: string; exitCode: number | undefined }> {
   const program = new Command().exitOverride()
   const closers: (() => unknown)[] = []
-  registerExportCommand(program, { logger: silentLogger, config: async () => config as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: (c) => void closers.push(c), keepRunning: () => undefined, longRunning: false })
+  registerExportCommand(program, { logger: silentLogger, config: async () => config as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: (c) => void closers.push(c), keepRunning: () => undefined, longRunning: false, logAsServer: () => undefined })
   let out = ''
   const write = process.stdout.write.bind(process.stdout)
   const before = process.exitCode

@@ -17,7 +17,7 @@ async function checkpoints(root: string): Promise<number[]> {
 
 async function lakeCli(lake: string, args: string[]): Promise<string> {
   const program = new Command().exitOverride()
-  registerLakeCommand(program, { logger: silentLogger, config: async () => ({ lake }) as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: () => undefined, keepRunning: () => undefined, longRunning: false })
+  registerLakeCommand(program, { logger: silentLogger, config: async () => ({ lake }) as ColdpipeConfig, configPath: () => 'coldpipe.yaml', onShutdown: () => undefined, keepRunning: () => undefined, longRunning: false, logAsServer: () => undefined })
   let out = ''
   const write = process.stdout.write.bind(process.stdout)
   process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write
