@@ -166,13 +166,7 @@ class DuckDbDatabase implements Database {
 
   async queryJson(sql: string, params?: SqlParams): Promise<QueryResult> {
     try {
-      const reader = await this.connection.runAndReadAll(sql, toDuckValues(params))
-      const names = reader.columnNames()
-      const types = reader.columnTypes()
-      return {
-        columns: names.map((name, i) => ({ name, type: String(types[i]) })),
-        rows: reader.getRowObjectsJson() as Record<string, unknown>[],
-      }
+      return jsonResult(await this.connection.runAndReadAll(sql, toDuckValues(params)))
     } catch (error) {
       throw this.wrap(error, sql)
     }
@@ -217,10 +211,7 @@ class DuckDbDatabase implements Database {
           prepared.clearBindings()
           const values = toDuckValues(params)
           if (values) prepared.bind(values)
-          const reader = await prepared.runAndReadAll()
-          const names = reader.columnNames()
-          const types = reader.columnTypes()
-          return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: reader.getRowObjectsJson() as Record<string, unknown>[] }
+          return jsonResult(await prepared.runAndReadAll())
         } catch (error) {
           throw this.wrap(error, sql)
         }
@@ -261,10 +252,7 @@ class DuckDbDatabase implements Database {
         }
         const read = async (reader: () => Promise<DuckDBResultReader>): Promise<QueryResult> => {
           try {
-            const result = await reader()
-            const names = result.columnNames()
-            const types = result.columnTypes()
-            return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: result.getRowObjectsJson() as Record<string, unknown>[] }
+            return jsonResult(await reader())
           } catch (error) {
             throw this.wrap(error, text)
           }
@@ -307,6 +295,13 @@ class DuckDbDatabase implements Database {
     this.connection.closeSync()
     if (this.ownsInstance) this.instance.closeSync()
   }
+}
+
+/** A whole result as JSON-safe rows with its column names and DuckDB types. */
+function jsonResult(reader: DuckDBResultReader): QueryResult {
+  const names = reader.columnNames()
+  const types = reader.columnTypes()
+  return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: reader.getRowObjectsJson() as Record<string, unknown>[] }
 }
 
 export async function openDatabase(path: string, options: OpenDatabaseOptions = {}): Promise<Database> {
