@@ -16,8 +16,6 @@ function quoteLiteral(value: string): string {
 /** A Postgres source: one connection, reads in one REPEATABLE READ READ ONLY transaction, rows via COPY TO STDOUT. */
 export class PostgresConnector implements SourceConnector {
   readonly kind = 'postgres' as const
-  /** Tables described here that are plain tables (relkind 'r'), which COPY can read by name. */
-  private readonly plainTables = new Set<string>()
   private constructor(
     private readonly sourceName: string,
     private readonly client: pg.Client,
@@ -100,12 +98,11 @@ export class PostgresConnector implements SourceConnector {
       [rel[0]!.oid],
       `cannot describe ${table}`,
     )
-    if (rel[0]!.relkind === 'r') this.plainTables.add(table)
-    else this.plainTables.delete(table)
     return {
       name: table,
       columns: attrs.map((attr) => mapPostgresColumn(table, attr)),
       estimatedRows: Math.max(0, Number(rel[0]!.reltuples)),
+      plainTable: rel[0]!.relkind === 'r',
     }
   }
 
@@ -162,7 +159,7 @@ export class PostgresConnector implements SourceConnector {
   }
 
   async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
-    const copy = copyStatement(`${quoteIdent(this.schema)}.${quoteIdent(table.name)}`, table.columns, where, this.plainTables.has(table.name))
+    const copy = copyStatement(`${quoteIdent(this.schema)}.${quoteIdent(table.name)}`, table.columns, where, table.plainTable === true)
     const source = this.sourceName
     let stream: CopyRows
     try {

@@ -24,6 +24,8 @@ export interface SourceTable {
   columns: SourceColumn[]
   /** The source's row estimate (pg_class.reltuples / information_schema.tables.table_rows), for progress. */
   estimatedRows: number
+  /** A plain table (not a view or a partitioned table), which a source may read by name (pg-copy-statement.ts). */
+  plainTable?: boolean
 }
 
 /**

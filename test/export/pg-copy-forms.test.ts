@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { sourceDefaults } from '../../ingest/export/index.ts'
 import { copyStatement } from '../../ingest/export/pg-copy-statement.ts'
+import { PostgresConnector } from '../../ingest/export/postgres-connector.ts'
 import type { SourceColumn } from '../../ingest/export/source-connector.ts'
 import { postgresSchema } from '../helpers/databases.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -29,6 +31,14 @@ describe('postgres COPY forms', () => {
     await client.query(`CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (MINVALUE) TO (100)`)
     await client.query(`CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (100) TO (MAXVALUE)`)
     await client.query(`INSERT INTO parted SELECT * FROM plain`)
+    // Only the plain table may be copied by name: what describeTable says of each decides the statement.
+    const connector = await PostgresConnector.connect('shop', { ...sourceDefaults, kind: 'postgres', url, schema })
+    try {
+      const described = await Promise.all(['plain', 'viewed', 'parted'].map((name) => connector.describeTable(name)))
+      expect(described.map((t) => t.plainTable)).toEqual([true, false, false])
+    } finally {
+      await connector.close()
+    }
     const lake = await tempDir()
     const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
     const tables = ['plain', 'viewed', 'parted'].map((name) => ({ name, mode: 'full' as const, key: ['id'], lagSeconds: 0, chunkRows: 100 }))
