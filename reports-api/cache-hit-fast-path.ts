@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts'
 import { admitCaller, type AccessControl, type Caller, type RateLimiter } from './access-control.ts'
 import type { ApiMetrics } from './api-metrics.ts'
 import { wantsStream, type ReportRequest } from './report-request.ts'
+import { reservedQuery } from './report-routes.ts'
 import type { ReportService } from './report-service.ts'
 
 // The query-string parser fastify's router (find-my-way) uses; the app hands it to fastify as its
@@ -32,7 +33,7 @@ const reportPath = /^\/reports\/[a-z][a-z0-9_]{0,99}$/
 const reportsPrefixLength = '/reports/'.length
 const route = '/reports/:name'
 /** Reserved query parameters the route's schema types as strings: repeated, fastify refuses them (400). */
-const reservedNames = ['format', 'limit', 'offset', 'sort', 'asOf', 'acceptStale', 'stream']
+const reservedNames = Object.keys(reservedQuery.properties)
 
 function header(request: IncomingMessage, key: string): string | undefined {
   const value = request.headers[key]

@@ -36,7 +36,8 @@ const nameParams = {
   properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'Report name' } },
 } as const
 
-const reservedQuery = {
+/** The report route's own query parameters (the rest are the report's); the cache-hit fast path reads the same list. */
+export const reservedQuery = {
   type: 'object',
   additionalProperties: true,
   properties: {
