@@ -76,7 +76,8 @@ export function cacheHitFastPath(deps: {
     let reply
     try {
       const name = path.slice(reportsPrefixLength)
-      const query = parseQuery(mark < 0 ? '' : url.slice(mark + 1))
+      const rawQuery = mark < 0 ? '' : url.slice(mark + 1)
+      const query = parseQuery(rawQuery)
       if (!access.canRunReport(caller, name) || reservedNames.some((key) => Array.isArray(query[key])) || wantsStream(query)) {
         handedOver.set(request, { admission: { caller } })
         return false
@@ -87,6 +88,7 @@ export function cacheHitFastPath(deps: {
         accept: header(request, 'accept'),
         ifNoneMatch: header(request, 'if-none-match'),
         acceptStaleHeader: header(request, 'x-coldpipe-accept-stale'),
+        rawQuery,
       }
       reply = service.cachedReply(reportRequest)
       if (!reply) {

@@ -10,6 +10,11 @@ export interface ReportRequest {
   accept?: string
   ifNoneMatch?: string
   acceptStaleHeader?: string
+  /**
+   * The raw query string `query` was parsed from, when the caller has it: requests that repeat it (the same
+   * report asked the same way, what a cache hit usually is) reuse the parameters checked the first time.
+   */
+  rawQuery?: string
 }
 
 export interface ReportReply {

@@ -165,6 +165,33 @@ describe('cache-hit fast path', () => {
     ])
   })
 
+  it('answers each query string and Accept with its own result: a request checked once is reused only for the same shape', async () => {
+    const fast = await testApi({ config: checked, deps: steady })
+    const plain = await testApi({ deps: { snapshots: fast.store, reportsDir: fast.reportsDir } })
+    const viaFast = await listen(fast)
+    const viaPlain = await listen(plain)
+    const requests: [string, Record<string, string>][] = [
+      ['/reports/top_buyers?top=5', {}],
+      ['/reports/top_buyers?top=2', {}],
+      ['/reports/top_buyers?top=5', { accept: 'text/csv' }],
+      ['/reports/top_buyers?top=2', { accept: 'text/csv' }],
+      ['/reports/top_buyers?top=5', { 'x-coldpipe-accept-stale': 'true' }],
+      ['/reports/top_buyers?top=abc', {}],
+    ]
+    // Twice each: the second round is answered from the checked shapes (and the cache) where it can be.
+    for (const round of [1, 2]) {
+      for (const [path, headers] of requests) {
+        const answer = await viaFast.get(path, headers)
+        const reference = await viaPlain.get(path, headers)
+        const what = `round ${round}: ${path} ${JSON.stringify(headers)}`
+        expect(answer.status, what).toBe(reference.status)
+        expect(answer.headers['content-type'], what).toBe(reference.headers['content-type'])
+        if (answer.headers['content-type']?.includes('json') && answer.status === 200) expect(comparableBody(answer), what).toEqual(comparableBody(reference))
+        else expect(answer.body.toString('utf8').replace(/"requestId":"[^"]*"/, ''), what).toBe(reference.body.toString('utf8').replace(/"requestId":"[^"]*"/, ''))
+      }
+    }
+  })
+
   it('leaves to fastify what the route reads differently: HEAD, streams, trailing slash, repeated reserved parameters', async () => {
     const fast = await testApi({ config: checked, deps: steady })
     const plain = await testApi({ deps: { snapshots: fast.store, reportsDir: fast.reportsDir } })
