@@ -181,7 +181,7 @@ export async function exportTable(
     try {
       partPaths.push(partPath)
       await probeStaged({ path: chunk.path, service, table: config.name, kind: 'export-csv' })
-      const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true)`
+      const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true, new_line='\\n')`
       const written = await writeParquetToLake(conn, layout, landing.keepSelect(`SELECT ${selectList} FROM ${read}`, columns), relativePath)
       if (written.rows !== chunk.rows - (await landing.erasedRows(conn, `SELECT ${selectList} FROM ${read}`, columns))) {
         throw new ColdpipeError('EXPORT_FAILED', `source ${service}, table ${config.name}: chunk ${chunk.index} has ${chunk.rows} rows but its Parquet file has ${written.rows}`, {

@@ -18,7 +18,7 @@ describe('postgres export types', () => {
        0.1, 'a "quoted", line\nbreak', '', true, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-06-01 12:00:00.654321+05:30', '23:59:59.999999',
        'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50]}', '{"b": null}', '\\x00ff0010', 'happy', '{1,NULL,3}', '{"x",NULL,"","y,z"}', '{1.10,NULL}'),
       (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-      (3, 0, -1, -0.000000001, 0, 0, 0, -1.5e300, '', 'x', false, '0001-01-01', '1999-12-31 23:59:59', '1970-01-01 00:00:00-08', '00:00:00',
+      (3, 0, -1, -0.000000001, 0, 0, 0, -1.5e300, '', E'x\\ry\\r\\nz', false, '0001-01-01', '1999-12-31 23:59:59', '1970-01-01 00:00:00-08', '00:00:00',
        '00000000-0000-0000-0000-000000000000', '[]', '[]', '\\x', 'sad', '{}', '{}', '{}')`)
     const lake = await tempDir()
     const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
@@ -47,7 +47,8 @@ describe('postgres export types', () => {
     }
     expect(rows[0]).toMatchObject({ id: 1, i2: -32768, i8: '9223372036854775807', nbig: '123456789012345678901234567890123456789012345.12345', nany: '0.000000000000000000015', f8: 0.1, t: 'a "quoted", line\nbreak', vc: '', b: true, d: '2024-02-29', tm: '23:59:59.999999', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', m: 'happy' })
     expect(rows[1]).toEqual(Object.fromEntries(Object.keys(rows[1]!).map((k) => [k, k === 'id' ? 2 : null])))
-    expect(rows[2]).toMatchObject({ i2: 0, i8: '-1', t: '', vc: 'x', b: false, d: '0001-01-01', f8: -1.5e300, tm: '00:00:00', j: '[]', m: 'sad' })
+    // A carriage return first in a chunk once made DuckDB take \r for the line end and fail the export.
+    expect(rows[2]).toMatchObject({ i2: 0, i8: '-1', t: '', vc: 'x\ry\r\nz', b: false, d: '0001-01-01', f8: -1.5e300, tm: '00:00:00', j: '[]', m: 'sad' })
     expect((rows[2] as { at: unknown }).at).toEqual([])
     expect((rows[0] as { at: unknown }).at).toEqual(['x', null, '', 'y,z'])
   })
