@@ -1,9 +1,8 @@
-import { PassThrough } from 'node:stream'
 import mysql from 'mysql2'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapMysqlColumn, type MysqlColumnInfo } from './mysql-types.ts'
-import type { CsvBatch } from './source-connector.ts'
+import { MysqlCsvQuery, type MysqlCommandConnection } from './mysql-csv-query.ts'
 import type { CsvStream, SourceColumn, SourceConnector, SourceTable } from './source-connector.ts'
 import { settleWithin } from './settle-within.ts'
 import { sourceError } from './source-errors.ts'
@@ -14,19 +13,6 @@ function quoteIdent(name: string): string {
 
 function quoteLiteral(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
-}
-
-/**
- * The server renders each row as one CSV line, so the driver decodes one column per row instead of one
- * value per field: NULL is an empty unquoted field; text is quoted with `""` escapes, so '' stays apart
- * from NULL. Other types render without quotes, commas or newlines. `CONCAT(x)` first turns each value into
- * text: `IFNULL(uuid_column, '')` keeps the UUID type, '' is no UUID, and a NULL uuid made the whole line NULL.
- */
-function csvLineExpr(columns: SourceColumn[]): string {
-  const fields = columns.map((c) =>
-    c.csvType === 'VARCHAR' ? `IFNULL(CONCAT('"', REPLACE(CONVERT(${c.selectExpr} USING utf8mb4), '"', '""'), '"'), '')` : `IFNULL(CONCAT(${c.selectExpr}), '')`,
-  )
-  return `CONCAT(${fields.join(", ',', ")})`
 }
 
 /**
@@ -45,9 +31,6 @@ export function createTextConnection(url: string, connectTimeoutMs: number): mys
   connection.on('error', () => undefined)
   return connection
 }
-
-const rowsPerBatch = 2_000
-const newline = Buffer.from('\n')
 
 /** A MySQL/MariaDB source: one connection, one consistent-snapshot read-only transaction, a streamed query. */
 export class MysqlConnector implements SourceConnector {
@@ -147,79 +130,52 @@ export class MysqlConnector implements SourceConnector {
     return new Date(row!.at).toISOString()
   }
 
+  /**
+   * A plain `SELECT <selectExpr, …>`, its rows turned into CSV from the packets' bytes (mysql-csv-query.ts):
+   * the server sends each value as it would to the `mariadb` client, with no per-row CONCAT/REPLACE to
+   * render a CSV line, and the driver builds no JavaScript value per field. Text arrives in the connection's
+   * character set (utf8mb4: the server converts latin1 and other columns to it), binary columns as HEX().
+   */
   async streamCsv(table: SourceTable, where: string | undefined, cutEveryRows: number): Promise<CsvStream> {
-    const select = `SELECT ${csvLineExpr(table.columns)} FROM ${quoteIdent(this.database)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
-    const out = new PassThrough({ objectMode: true, highWaterMark: 8 })
-    // A failure can come after the reader stopped listening (its attempt already failed or was stopped): the
-    // error stays on the stream (`out.errored`, what a later read gets), and must not surface as an uncaught
-    // exception that takes the whole process down.
-    out.on('error', () => undefined)
-    const connection = this.connection
+    const columns = table.columns.map((c) => c.selectExpr).join(', ')
+    const select = `SELECT ${columns} FROM ${quoteIdent(this.database)}.${quoteIdent(table.name)}${where ? ` WHERE ${where}` : ''}`
     const source = this.sourceName
-    let lines: Buffer[] = []
-    let untilCut = cutEveryRows
-    let finished = false
-    let failed = false
-    const flush = (): void => {
-      if (lines.length === 0 || out.destroyed) return
-      const batch: CsvBatch = { data: Buffer.concat(lines), rows: lines.length / 2 }
-      lines = []
-      // Back-pressure: stop reading the socket while the CSV side catches up.
-      if (!out.write(batch)) {
-        connection.pause()
-        out.once('drain', () => connection.resume())
-      }
-    }
-    const fail = (error: unknown): void => {
-      if (failed || finished) return
-      failed = true
-      connection.off('error', fail)
+    const query = new MysqlCsvQuery(
+      select,
+      table.columns.map((c) => c.csvType === 'VARCHAR'),
+      cutEveryRows,
+      (error) => sourceError(error, source, `reading ${table.name} failed`, { table: table.name }),
+    )
+    // A failure can come after the reader stopped listening (its attempt already failed or was stopped): the
+    // error stays on the stream (`errored`, what a later read gets), and must not surface as an uncaught
+    // exception that takes the whole process down.
+    query.on('error', () => undefined)
+    const connection = this.connection
+    // mysql2 tells the current command of a lost connection (onResult); these also cover a connection that
+    // ends or fails while the command still waits in the queue.
+    const failed = (error: Error): void => query.fail(error)
+    const lost = (): void => failed(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST' }))
+    const unlisten = (): void => {
+      connection.off('error', failed)
       connection.off('end', lost)
-      out.destroy(sourceError(error, source, `reading ${table.name} failed`, { table: table.name }))
     }
-    // A query streamed without a callback is not told when the connection dies (reset, KILL, server gone):
-    // mysql2 reports that only on the connection, so the rows would just stop, forever. Listen there too.
-    const lost = (): void => fail(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST' }))
-    connection.on('error', fail)
+    connection.on('error', failed)
     connection.on('end', lost)
-    // Row events rather than an async iterator per row: the per-row promise round trip was most of the cost.
-    connection
-      .query({ sql: select, rowsAsArray: true, typeCast: (field) => field.buffer() })
-      .on('result', (row) => {
-        if (out.destroyed) return
-        const line = (row as unknown as (Buffer | null)[])[0]
-        // A NULL line would otherwise throw inside mysql2's parser and leave the read waiting forever.
-        if (!line) {
-          fail(new ColdpipeError('SOURCE_QUERY_FAILED', `source ${source}: reading ${table.name}: the server rendered a row as NULL (a column type coldpipe cannot render as CSV text)`, { context: { source, table: table.name } }))
-          connection.destroy()
+    query.once('close', unlisten)
+    ;(connection as unknown as MysqlCommandConnection).addCommand(query)
+    return {
+      batches: query,
+      close: async () => {
+        unlisten()
+        // Every row arrived: the statement is over, the connection stays usable.
+        if (query.completed) {
+          query.destroy()
           return
         }
-        lines.push(line, newline)
-        if (--untilCut === 0) {
-          untilCut = cutEveryRows
-          flush()
-        } else if (lines.length >= rowsPerBatch * 2) flush()
-      })
-      .on('error', fail)
-      .on('end', () => {
-        // mysql2 ends a query after its error too; only a clean end completes the rows.
-        if (failed || out.destroyed) return
-        connection.off('error', fail)
-        connection.off('end', lost)
-        flush()
-        finished = true
-        out.end()
-      })
-    return {
-      batches: out,
-      close: async () => {
-        if (finished && out.readableEnded) return
         // Rows still arriving (or a paused socket) would hold the connection forever: any later statement
         // queues behind this one. Drop the connection; it is never reused.
         this.broken = true
-        connection.off('error', fail)
-        connection.off('end', lost)
-        out.destroy()
+        query.destroy()
         connection.destroy()
       },
     }

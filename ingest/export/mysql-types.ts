@@ -18,8 +18,9 @@ function quote(name: string): string {
 }
 
 /**
- * How one MySQL/MariaDB column is exported. Values arrive as text (the driver's typeCast keeps DECIMAL,
- * BIGINT and DATETIME as the server's exact strings; the session runs with time_zone '+00:00').
+ * How one MySQL/MariaDB column is exported. Values arrive as the text protocol's exact strings, copied
+ * into the CSV byte for byte (mysql-row-csv.ts: DECIMAL, BIGINT and DATETIME as the server writes them; the
+ * session runs with time_zone '+00:00'); a VARCHAR csvType is text, quoted when it needs to be.
  */
 export function mapMysqlColumn(table: string, info: MysqlColumnInfo): SourceColumn {
   const q = quote(info.name)

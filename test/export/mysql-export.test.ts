@@ -43,6 +43,30 @@ describe('mariadb export', () => {
     expect(blobs.rows).toEqual([{ id: 1, bl: '00FF0010', vb: '00', n: '4' }, { id: 2, bl: null, vb: null, n: null }, { id: 3, bl: '', vb: '', n: '0' }])
   })
 
+  it('keeps text of every shape byte for byte: quotes, commas, newlines, empty vs NULL, multi-byte, latin1, binary, values longer than a socket read', async () => {
+    const { connection, database, url } = await mysqlDatabase()
+    await connection.query(`CREATE TABLE ${database}.texts (id int PRIMARY KEY, t longtext, lat text CHARACTER SET latin1, b longblob, s set('a','b "q"'), e enum('x,y','z'))`)
+    // No '\r': DuckDB's read_csv as table-export.ts calls it (no new_line='\n') refuses a quoted CR, before and after this reader.
+    const shapes = ['', '"', '""', ',', '\n', 'a,"b"\nc', ' lead and trail ', 'NULL', '\\N', 'café 🙂 日本語', '\t', `${'é'.repeat(300)}"`]
+    const values: unknown[][] = shapes.map((t, i) => [i + 1, t, i % 2 ? 'ü "latin" ñ' : '', Buffer.from([0, 34, 44, 10, 255]), i % 2 ? 'a,b "q"' : '', i % 2 ? 'x,y' : 'z'])
+    values.push([100, null, null, null, null, null])
+    // One row of ~1.5 MB of CSV (DuckDB's max_line_size is 2 MB), many socket reads long.
+    values.push([101, `"${'x,"y"\n'.repeat(100_000)}`, 'ß'.repeat(60_000), Buffer.alloc(300_000, 0x22), 'b "q"', 'x,y'])
+    await connection.query(`INSERT INTO ${database}.texts VALUES ?`, [values])
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { catalog: { kind: 'mysql', url } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'catalog', timezone: 'UTC', tables: [{ name: 'texts', mode: 'full', lagSeconds: 0, chunkRows: 5 }] }, { runId: 'x1' })
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    expect(record?.rows).toBe(values.length)
+    const { openDatabase } = await import('../../core/duckdb/index.ts')
+    const db = await openDatabase(':memory:')
+    const got = await db.queryJson(`SELECT id, t, lat, hex(b) b, s, e FROM read_parquet('${lake}/raw/exports/catalog/texts/*/*.parquet', hive_partitioning=false) ORDER BY id`)
+    db.close()
+    expect(got.rows).toEqual(
+      values.map(([id, t, lat, b, s, e]) => ({ id, t, lat, b: b === null ? null : (b as Buffer).toString('hex').toUpperCase(), s, e })),
+    )
+  }, 120_000)
+
   it('exports a uuid column holding NULL (it once made the whole CSV line NULL and the read wait forever)', async () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.tokens (id int PRIMARY KEY, u uuid NULL, n int NULL)`)

@@ -23,7 +23,7 @@ async function streamingConnection(db: Awaited<ReturnType<typeof mysqlDatabase>>
     async () => {
       if (ended()) throw new Error('the export ended before its query was seen')
       const [rows] = await db.connection.query(
-        `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO LIKE 'SELECT CONCAT(%' AND INFO LIKE ?`,
+        `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO LIKE 'SELECT %' AND INFO LIKE ?`,
         [`%\`${db.database}\`.\`big\`%`],
       )
       return (rows as { id: number }[])[0]?.id
