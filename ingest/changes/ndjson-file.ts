@@ -22,6 +22,8 @@ async function createFile(file: string, fill: (write: (data: Buffer) => Promise<
 
 const pieceChunkBytes = 1 << 20
 
+const hexDigits = Buffer.from('0123456789abcdef')
+
 /**
  * NDJSON lines built from a text head and a slice of raw bytes each, copied once into ~1 MiB chunks: a
  * Buffer per piece and a Buffer.concat of them cost as much main-thread time as the rest of a landing
@@ -50,21 +52,93 @@ export class NdjsonChunks {
     this.used += this.chunk.write(tail, this.used, 'latin1')
   }
 
+  /** After appendLine(): where the key's JSON string (quotes included) lies in chunk lastChunk, or -1 for a null key. */
+  lastKeyStart = -1
+  lastKeyEnd = -1
+
   /**
-   * Appends one line: `head` (one char per byte, as stagedHeadBytes gives it), `body[start, end)`, then `}` and
-   * a newline. Cheaper than append() per record: the head's length is its byte count, and it is written as latin1.
+   * Appends one staged line, `{"o":<offset>,"ts":<timestamp>,"k":<key as a JSON string>,"h":<headers>,"p":<body[start, end)>}`
+   * and a newline, byte by byte into the chunk: no head string, no JSON.stringify of the key, no write call per piece.
+   * `offset` and `timestamp` are ASCII digits; `headers` is JSON with one char per byte (latin1 of its UTF-8). The key's
+   * bytes are escaped as JSON.stringify escapes a latin1 string (`"`, `\`, controls), so a valid UTF-8 key reads back as
+   * its text and an invalid one stays invalid (DuckDB refuses it; the batch is then typed in JavaScript).
    */
-  appendBytes(head: string, body: Buffer, start: number, end: number): void {
-    const need = head.length + (end - start) + 2
+  appendLine(offset: string, timestamp: string, key: Uint8Array | null, headers: string, body: Buffer, start: number, end: number): void {
+    const need = 30 + offset.length + timestamp.length + (key === null ? 4 : key.length * 6 + 2) + headers.length + (end - start)
     if (this.used + need > this.chunk.length) this.nextChunk(need)
-    const chunk = this.chunk
-    let used = this.used + chunk.write(head, this.used, 'latin1')
+    const c = this.chunk
+    let u = this.used
+    c[u++] = 0x7b // {"o":
+    c[u++] = 0x22
+    c[u++] = 0x6f
+    c[u++] = 0x22
+    c[u++] = 0x3a
+    for (let i = 0; i < offset.length; i++) c[u++] = offset.charCodeAt(i)
+    c[u++] = 0x2c // ,"ts":
+    c[u++] = 0x22
+    c[u++] = 0x74
+    c[u++] = 0x73
+    c[u++] = 0x22
+    c[u++] = 0x3a
+    for (let i = 0; i < timestamp.length; i++) c[u++] = timestamp.charCodeAt(i)
+    c[u++] = 0x2c // ,"k":
+    c[u++] = 0x22
+    c[u++] = 0x6b
+    c[u++] = 0x22
+    c[u++] = 0x3a
+    if (key === null) {
+      this.lastKeyStart = this.lastKeyEnd = -1
+      c[u++] = 0x6e // null
+      c[u++] = 0x75
+      c[u++] = 0x6c
+      c[u++] = 0x6c
+    } else {
+      this.lastKeyStart = u
+      c[u++] = 0x22
+      for (let i = 0; i < key.length; i++) {
+        const b = key[i]!
+        if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
+          c[u++] = b
+        } else {
+          c[u++] = 0x5c
+          const short = b === 0x22 ? 0x22 : b === 0x5c ? 0x5c : b === 8 ? 0x62 : b === 9 ? 0x74 : b === 10 ? 0x6e : b === 12 ? 0x66 : b === 13 ? 0x72 : 0
+          if (short !== 0) {
+            c[u++] = short
+          } else {
+            c[u++] = 0x75 // u00XX, lower-case hex as JSON.stringify writes it
+            c[u++] = 0x30
+            c[u++] = 0x30
+            c[u++] = hexDigits[b >> 4]!
+            c[u++] = hexDigits[b & 15]!
+          }
+        }
+      }
+      c[u++] = 0x22
+      this.lastKeyEnd = u
+    }
+    c[u++] = 0x2c // ,"h":
+    c[u++] = 0x22
+    c[u++] = 0x68
+    c[u++] = 0x22
+    c[u++] = 0x3a
+    for (let i = 0; i < headers.length; i++) c[u++] = headers.charCodeAt(i)
+    c[u++] = 0x2c // ,"p":
+    c[u++] = 0x22
+    c[u++] = 0x70
+    c[u++] = 0x22
+    c[u++] = 0x3a
     this.lastChunk = this.done.length
-    this.lastStart = used
-    used += body.copy(chunk, used, start, end)
-    chunk[used++] = 0x7d
-    chunk[used++] = 0x0a
-    this.used = used
+    this.lastStart = u
+    u += body.copy(c, u, start, end)
+    c[u++] = 0x7d
+    c[u++] = 0x0a
+    this.used = u
+  }
+
+  /** The text between `start` and `end` of `chunk` (as lastChunk and lastKeyStart/End said), one char per byte. */
+  latin1(chunk: number, start: number, end: number): string {
+    const buffer = chunk < this.done.length ? this.done[chunk]! : this.chunk
+    return buffer.toString('latin1', start, end)
   }
 
   private nextChunk(need: number): void {

@@ -17,7 +17,7 @@ function headersJson(headers: Record<string, string>): string {
   return '{}'
 }
 
-/** The line's fields before the payload: read_json columns o, ts, k, h, p of native-typing.ts, in that order. */
+/** The line's fields before the payload: read_json columns o, ts, k, h, p of native-typing.ts, in that order (NdjsonChunks.appendLine writes the same bytes). */
 function lineHead(offset: string, timestamp: string, keyJson: string, headersJson: string): string {
   return `{"o":${offset},"ts":${timestamp},"k":${keyJson},"h":${headersJson},"p":`
 }
@@ -27,16 +27,10 @@ export function stagedHead(record: Pick<ChangeRecord, 'offset' | 'timestamp' | '
   return lineHead(record.offset, record.timestamp, record.key === null ? 'null' : JSON.stringify(record.key.toString('utf8')), headersJson(record.headers))
 }
 
-/**
- * stagedHead's UTF-8 bytes as a one-byte string (one char per byte, written with latin1), from the key's bytes
- * read as latin1: no UTF-8 decoding of the key nor encoding of the head, a measurable share of staging. JSON
- * escapes only `"`, `\` and controls below 0x20, all ASCII, so a valid UTF-8 key gives stagedHead's bytes. An
- * invalid one stays invalid in the line, which DuckDB refuses, so its batch goes the JavaScript way (whose
- * `_cp_key` replaces the bad bytes as before) instead of landing a replaced key unnoticed.
- */
-export function stagedHeadBytes(offset: string, timestamp: string, keyBytes: string | null, headers: Record<string, string>): string {
-  const h = headersJson(headers)
-  return lineHead(offset, timestamp, keyBytes === null ? 'null' : JSON.stringify(keyBytes), h === '{}' ? h : Buffer.from(h).toString('latin1'))
+/** headersJson's UTF-8 bytes, one char per byte (latin1), as NdjsonChunks.appendLine writes them. */
+function headersBytes(headers: Record<string, string>): string {
+  const json = headersJson(headers)
+  return json === '{}' ? json : Buffer.from(json).toString('latin1')
 }
 
 const closing = Buffer.from('}')
@@ -76,11 +70,12 @@ export class PackedChangeRecord implements ChangeRecord {
   constructor(
     private readonly batch: PackedBatch,
     readonly offset: string,
-    /** The key's bytes, one char per byte (latin1). */
-    private readonly keyBytes: string | null,
     readonly headers: Record<string, string>,
     readonly timestamp: string,
     private readonly chunk: number,
+    /** Where the key's JSON string lies in the chunk (quotes included); -1 for a null key. */
+    private readonly keyStart: number,
+    private readonly keyEnd: number,
     private readonly start: number,
     private readonly length: number,
   ) {}
@@ -97,8 +92,9 @@ export class PackedChangeRecord implements ChangeRecord {
     return this.batch.fields
   }
 
+  /** Read back from the key's JSON string in the staged line: exact bytes (one char per byte), no copy kept per record. */
   get key(): Buffer | null {
-    return this.keyBytes === null ? null : Buffer.from(this.keyBytes, 'latin1')
+    return this.keyStart < 0 ? null : Buffer.from(JSON.parse(this.batch.lines.latin1(this.chunk, this.keyStart, this.keyEnd)) as string, 'latin1')
   }
 
   get payload(): Buffer {
@@ -203,11 +199,11 @@ export class ReceiptStaging {
   private packed(batch: PackedBatch, record: ChangeRecord, value: Buffer, payloadStart: number, payloadEnd: number): PackedChangeRecord {
     const lines = batch.lines
     const before = lines.allocated
-    const keyBytes = record.key && record.key.toString('latin1')
-    lines.appendBytes(stagedHeadBytes(record.offset, record.timestamp, keyBytes, record.headers), value, payloadStart, payloadEnd)
-    this.heldBytes += lines.allocated - before + recordOverhead + (keyBytes?.length ?? 0)
+    const headers = headersBytes(record.headers)
+    lines.appendLine(record.offset, record.timestamp, record.key, headers, value, payloadStart, payloadEnd)
+    this.heldBytes += lines.allocated - before + recordOverhead
     this.rows++
-    return new PackedChangeRecord(batch, record.offset, keyBytes, record.headers, record.timestamp, lines.lastChunk, lines.lastStart, payloadEnd - payloadStart)
+    return new PackedChangeRecord(batch, record.offset, record.headers, record.timestamp, lines.lastChunk, lines.lastKeyStart, lines.lastKeyEnd, lines.lastStart, payloadEnd - payloadStart)
   }
 }
 

@@ -8,7 +8,7 @@ import { BatchLander } from '../../ingest/changes/batch-lander.ts'
 import type { ChangeRecord } from '../../ingest/changes/change-record.ts'
 import type { ChangeTopicConfig } from '../../ingest/changes/changes-config.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
-import { decimalBytes, orderFields, withoutSchema, withSchema } from './fixtures/envelopes.ts'
+import { decimalBytes, envelopeSchema, mysqlChange, orderFields, postgresPayload, withoutSchema, withSchema } from './fixtures/envelopes.ts'
 import { readCommittedRows } from './fixtures/lake-readback.ts'
 
 const dbs: Database[] = []
@@ -215,6 +215,33 @@ describe('BatchLander', () => {
     expect(letters[1].reason).toMatch(/no payload.op/)
     const { rows } = await readCommittedRows(lake, 'items')
     expect(rows.map((r) => r.id)).toEqual([1, 3])
+  })
+
+  it('gives the same source positions and Kafka times both ways (binlog file:pos, an LSN, times far from the epoch)', async () => {
+    const landed: Record<string, unknown>[][] = []
+    for (const nativeTyping of [true, false]) {
+      const lake = await tempDir()
+      const { lander, log } = await newLander(lake, nativeTyping)
+      const binlog = (id: number, pos: number) => ({ ...JSON.parse(mysqlChange({ op: 'c', after: { id, status: 'new' }, file: 'mysql-bin.000003', pos })), transaction: null })
+      const envelope = (payload: unknown) => JSON.stringify({ schema: envelopeSchema(orderFields), payload })
+      const times = [0, 253_402_300_799_999, -62_135_596_800_000, 1_704_067_200_123]
+      const batch = [
+        binlog(1, 154),
+        binlog(2, 9_007_199_254_740_991),
+        postgresPayload({ op: 'c', after: { id: 3, status: 'new' }, lsn: 50_006_294 }),
+        postgresPayload({ op: 'c', after: { id: 4, status: 'new' }, lsn: 0 }),
+      ].map((payload, i) => ({ ...record(ordersTopic.topic, i, envelope(payload)), timestamp: String(times[i]) }))
+      await lander.land(ordersTopic, 0, batch)
+      expect((await log.readCommit(log.latestVersion))!.info?.typing).toBe(nativeTyping ? 'duckdb' : 'js')
+      landed.push((await readCommittedRows(lake)).rows.map((r) => ({ pos: r._cp_source_pos, at: r._cp_timestamp })))
+    }
+    expect(landed[0]).toEqual([
+      { pos: 'mysql-bin.000003:00000000000000000154', at: '1970-01-01 00:00:00+00' },
+      { pos: 'mysql-bin.000003:00009007199254740991', at: '9999-12-31 23:59:59.999+00' },
+      { pos: '00000000000050006294', at: '0001-01-01 00:00:00+00' },
+      { pos: '00000000000000000000', at: '2024-01-01 00:00:00.123+00' },
+    ])
+    expect(landed[1]).toEqual(landed[0])
   })
 
   it('falls back from DuckDB-side typing to per-record dead letters when a value does not convert', async () => {
