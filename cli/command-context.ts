@@ -28,7 +28,7 @@ export interface CommandContext {
 /** A subcommand module: adds itself to the program. */
 export type RegisterCommand = (program: Command, context: CommandContext) => void
 
-export function createCommandContext(program: Command, onShutdown: CommandContext['onShutdown']): CommandContext {
+export function createCommandContext(program: Command, onShutdown: CommandContext['onShutdown'], onStderrLost: () => void = () => undefined): CommandContext {
   let cached: ColdpipeConfig | undefined
   let logger: Logger | undefined
   let longRunning = false
@@ -36,7 +36,7 @@ export function createCommandContext(program: Command, onShutdown: CommandContex
   const configPath = (): string => resolve(program.opts<{ config?: string }>().config ?? 'coldpipe.yaml')
   return {
     get logger() {
-      logger ??= createLogger({ level: program.opts<{ logLevel?: string }>().logLevel, batchPerTurn })
+      logger ??= createLogger({ level: program.opts<{ logLevel?: string }>().logLevel, batchPerTurn, onStderrLost })
       return logger
     },
     configPath,

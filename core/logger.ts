@@ -13,13 +13,31 @@ export interface LoggerOptions {
    * line per request; one-shot commands write each line at once.
    */
   batchPerTurn?: boolean
+  /**
+   * Stderr's reader went away (EPIPE: `coldpipe … 2>&1 | head`). Later lines are dropped instead of
+   * throwing from every log call; the caller decides what the process does (the CLI stops, as SIGPIPE would).
+   */
+  onStderrLost?: () => void
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.COLDPIPE_LOG_LEVEL ?? 'info'
-  return options.destination
-    ? pino({ level, base: { app: 'coldpipe' } }, options.destination as pino.DestinationStream)
-    : pino({ level, base: { app: 'coldpipe' } }, options.batchPerTurn ? new TurnBatchedWriter(2) : pino.destination({ dest: 2, sync: true }))
+  if (options.destination) return pino({ level, base: { app: 'coldpipe' } }, options.destination as pino.DestinationStream)
+  const lost = options.onStderrLost ?? (() => undefined)
+  return pino({ level, base: { app: 'coldpipe' } }, options.batchPerTurn ? new TurnBatchedWriter(2, lost) : stderrDestination(lost))
+}
+
+/** pino's synchronous stderr writer; it reports a failed write as an 'error' event, which unheard would throw from the log call. */
+function stderrDestination(onLost: () => void): pino.DestinationStream {
+  const destination = pino.destination({ dest: 2, sync: true })
+  let lost = false
+  destination.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+    if (lost) return
+    lost = true
+    onLost()
+  })
+  return destination
 }
 
 /**

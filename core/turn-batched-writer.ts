@@ -11,12 +11,15 @@ export class TurnBatchedWriter {
   private pending: string[] = []
   private scheduled = false
   private readonly flushNow = (): void => this.flush()
+  private lost = false
 
-  constructor(private readonly fd: number) {
+  /** `onLost`: the reader of `fd` went away (EPIPE); later lines are dropped, as nobody can read them. */
+  constructor(private readonly fd: number, private readonly onLost: () => void = () => undefined) {
     process.once('exit', this.flushNow)
   }
 
   write(line: string): boolean {
+    if (this.lost) return true
     this.pending.push(line)
     if (!this.scheduled) {
       this.scheduled = true
@@ -30,7 +33,13 @@ export class TurnBatchedWriter {
     if (this.pending.length === 0) return
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('')
     this.pending = []
-    writeAll(this.fd, text)
+    try {
+      writeAll(this.fd, text)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error
+      this.lost = true
+      this.onLost()
+    }
   }
 }
 

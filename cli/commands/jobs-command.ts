@@ -29,7 +29,7 @@ function runsTable(runs: RunRecord[]): string {
     r.rows === undefined ? '-' : String(r.rows),
     r.error ? `${r.error.code}: ${r.error.message}`.slice(0, 100) : '',
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  const widths = header.map((h, i) => rows.reduce((widest, row) => Math.max(widest, row[i]!.length), h.length))
   return [header, ...rows].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n'
 }
 

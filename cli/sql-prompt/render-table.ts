@@ -60,7 +60,8 @@ export function layoutColumns(natural: number[], width: number): { widths: numbe
 export function renderTable(input: TableInput): { text: string; hidden: string[] } {
   const { columns, rows } = input
   const cells = rows.map((row) => columns.map((_, i) => cellText(row[i])))
-  const natural = columns.map((column, i) => Math.max(1, length(column.name), ...cells.map((row) => length(row[i]!))))
+  // A loop, not Math.max(...cells): spreading a million rows into arguments overflows the stack.
+  const natural = columns.map((column, i) => cells.reduce((widest, row) => Math.max(widest, length(row[i]!)), Math.max(1, length(column.name))))
   const { widths, shown } = layoutColumns(natural, input.width)
   const right = columns.map(isNumericColumn)
   const rule = (left: string, mid: string, end: string) => `${left}${widths.map((w) => '─'.repeat(w + 2)).join(mid)}${end}\n`

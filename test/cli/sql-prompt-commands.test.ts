@@ -85,6 +85,27 @@ describe('coldpipe sql dot commands and output modes', { timeout: 180_000 }, () 
     expect(csv.stdout.trim().split('\n')).toHaveLength(5001)
   })
 
+  it('stops at once, exit 141 as SIGPIPE, when the reader of its output goes away (`coldpipe sql -c … | head`)', async () => {
+    const { config } = await snapshotConfig(10)
+    const child = spawn(process.execPath, [bin, '--config', config, '--log-level', 'debug', 'sql', '-c', 'select * from range(3000000)'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    // Read the first bytes, then close both ends as `2>&1 | head -1` would: every later write fails with EPIPE.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+    child.stdout.destroy()
+    child.stderr.destroy()
+    // Before, each failed write raised an error whose report failed too: the process spun, deaf to SIGTERM.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000)
+    expect(await exited).toBe(141)
+    clearTimeout(timer)
+  })
+
+  it('lays out a million rows (no spread of every cell into Math.max)', () => {
+    const rows = Array.from({ length: 1_000_000 }, (_, i) => [i])
+    const { text } = renderTable({ columns: [{ name: 'n', type: 'BIGINT' }], rows, width: 80 })
+    expect(text.split('\n')[0]).toBe('┌────────┐')
+    expect(text).toContain('│ 999999 │')
+  })
+
   it('reads statements and dot commands from a pipe: errors are printed and the session goes on', async () => {
     const { config } = await snapshotConfig()
     const out = await piped(config, '.mode csv\nselect count(*) as n\n  from ordering.orders;\nselect * from nowhere;\n.frobnicate\nselect 2 as two;\nselect 3 as three')
