@@ -68,6 +68,8 @@ export class NdjsonChunks {
     if (this.used + need > this.chunk.length) this.nextChunk(need)
     const c = this.chunk
     let u = this.used
+    // The fixed keys are stored byte by byte on purpose: a helper copying them from strings made staging 200 k
+    // envelopes ~20 % slower (min 401–455 against 304–368 ms CPU, three alternating pairs).
     c[u++] = 0x7b // {"o":
     c[u++] = 0x22
     c[u++] = 0x6f
