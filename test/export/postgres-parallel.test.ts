@@ -95,7 +95,9 @@ describe('postgres export with parallelism (ranges of one snapshot over several 
     const lake = await tempDir()
     const { logger, records } = capturingLogger('warn')
     const exporter = testExporter({ sources: { s: { kind: 'postgres', url, schema, maxConnections: 2, ...quickRetries } }, lakeRoot: lake, logger })
-    const run = exporter.runExport({ source: 's', timezone: 'UTC', tables: [{ ...fullTable('big', 10_000), parallelism: 2 }] }, { runId: 'kill' })
+    // Ranges of 50,000 rows: each COPY lasts long enough that the two readers' COPYs are seen at once (with
+    // 10,000-row ranges a fast run once ended between two polls).
+    const run = exporter.runExport({ source: 's', timezone: 'UTC', tables: [{ ...fullTable('big', 50_000), parallelism: 2 }] }, { runId: 'kill' })
     let ended = false
     void run.finally(() => (ended = true))
     const pids = await waitFor(
