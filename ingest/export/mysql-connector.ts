@@ -3,7 +3,7 @@ import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
 import { mapMysqlColumn, type MysqlColumnInfo } from './mysql-types.ts'
 import { MysqlCsvQuery, type MysqlCommandConnection } from './mysql-csv-query.ts'
-import type { CsvStream, SourceColumn, SourceConnector, SourceTable } from './source-connector.ts'
+import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { settleWithin } from './settle-within.ts'
 import { sourceError } from './source-errors.ts'
 

@@ -1,7 +1,7 @@
 import type { CsvBatch } from './source-connector.ts'
 
 /** The most bytes one CSV line takes for a row packet of `payloadBytes` bytes with `columns` values. */
-export function rowCsvBound(payloadBytes: number, columns: number): number {
+function rowCsvBound(payloadBytes: number, columns: number): number {
   // Each value at most doubles (every byte a quote) plus 2 quotes; commas and the newline: one per column.
   return 2 * payloadBytes + 3 * columns + 1
 }
@@ -47,11 +47,6 @@ export class RowCsvWriter {
     private readonly workBytes = 1 << 20,
   ) {
     this.marks = new Int32Array(quoted.length)
-  }
-
-  /** Rows written since the last batch. */
-  get pendingRows(): number {
-    return this.rows
   }
 
   /** Hands over the lines written since the last batch (if any) as one batch. */
