@@ -183,6 +183,12 @@ export class SqlWorkerPool {
     const stop = (reason: KillReason): void => {
       // A worker still starting simply skips the query once ready; a busy one is interrupted, then killed.
       if (worker.state !== 'busy') return
+      // No grace: killed now. A zero-delay timer would still let an answer to the interrupt that arrives
+      // within the same millisecond cancel the kill, so whether a worker died would depend on the machine's load.
+      if (grace <= 0) {
+        worker.kill(reason)
+        return
+      }
       worker.interrupt()
       graceTimer ??= setTimeout(() => worker.kill(reason), grace)
     }
