@@ -130,6 +130,17 @@ function firstLine(sql: string): string {
   return line.length > 160 ? `${line.slice(0, 160)}…` : line
 }
 
+/** Longest line of a DuckDB message kept whole; a CSV error quotes the offending line, which may be megabytes. */
+const maxMessageLineChars = 2000
+
+export function shortenLongLines(message: string): string {
+  if (message.length <= maxMessageLineChars) return message
+  return message
+    .split('\n')
+    .map((line) => (line.length > maxMessageLineChars ? `${line.slice(0, maxMessageLineChars)}… (${line.length - maxMessageLineChars} more characters)` : line))
+    .join('\n')
+}
+
 class DuckDbDatabase implements Database {
   constructor(
     readonly path: string,
@@ -142,7 +153,7 @@ class DuckDbDatabase implements Database {
   ) {}
 
   private wrap(error: unknown, sql: string): ColdpipeError {
-    const message = messageOf(error)
+    const message = shortenLongLines(messageOf(error))
     const code: ErrorCode = /read-only|read only mode/i.test(message) && this.readOnly ? 'WAREHOUSE_READ_ONLY' : this.errorCode
     return new ColdpipeError(code, message, { cause: error, context: { database: this.path, sql: firstLine(sql) } })
   }

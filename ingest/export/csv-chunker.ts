@@ -7,6 +7,8 @@ export interface CsvChunk {
   path: string
   rows: number
   index: number
+  /** Bytes of the chunk's longest line (newline included). */
+  longestRowBytes: number
 }
 
 /** Small writes cost a thread-pool round trip each; gathering them keeps the main thread free for parsing. */
@@ -29,6 +31,7 @@ export async function chunkCsvBatches(
   onChunkFailed: (error: unknown) => void = () => undefined,
 ): Promise<number> {
   let rows = 0
+  let longest = 0
   let total = 0
   let index = 0
   let path = tempFileIn(tmpDir, '.csv')
@@ -49,7 +52,7 @@ export async function chunkCsvBatches(
   const finish = async (last: boolean): Promise<void> => {
     await flush()
     await file.close()
-    const chunk = { path, rows, index }
+    const chunk = { path, rows, index, longestRowBytes: longest }
     // Wait for the previous conversion before starting this one: bounded memory and disk.
     await pending
     pending = onChunk(chunk).catch((error: unknown) => {
@@ -61,6 +64,7 @@ export async function chunkCsvBatches(
     handedOver = last
     index++
     rows = 0
+    longest = 0
     if (!last) {
       path = tempFileIn(tmpDir, '.csv')
       file = await open(path, 'w')
@@ -71,6 +75,7 @@ export async function chunkCsvBatches(
       gathered.push(batch.data)
       gatheredBytes += batch.data.length
       rows += batch.rows
+      if (batch.longestRowBytes > longest) longest = batch.longestRowBytes
       total += batch.rows
       onRows(batch.rows)
       if (rows >= chunkRows) await finish(false)

@@ -29,6 +29,7 @@ export class RowCsvWriter {
   private work: Buffer = Buffer.allocUnsafe(0)
   /** Where the next line goes, and where the batch not yet handed over starts, in `work`. */
   private at = 0
+  private longest = 0
   private batchStart = 0
   private rows = 0
   /** The buffer whose bytes are staged in `work`, from `stagedFrom`; a source byte's `work` position is its own + shift. */
@@ -52,9 +53,10 @@ export class RowCsvWriter {
   /** Hands over the lines written since the last batch (if any) as one batch. */
   flush(): void {
     if (this.rows === 0) return
-    const batch: CsvBatch = { data: this.work.subarray(this.batchStart, this.at), rows: this.rows }
+    const batch: CsvBatch = { data: this.work.subarray(this.batchStart, this.at), rows: this.rows, longestRowBytes: this.longest }
     this.batchStart = this.at
     this.rows = 0
+    this.longest = 0
     this.emit(batch)
   }
 
@@ -127,6 +129,7 @@ export class RowCsvWriter {
     if (p !== e) return false
     if (runFrom >= 0) o = moveRun(w, runFrom, e, runOut, marks, marked)
     w[o++] = 0x0a // \n
+    if (o - this.at > this.longest) this.longest = o - this.at
     this.at = o
     this.rows++
     return true

@@ -2,6 +2,8 @@
 export interface CsvBatch {
   data: Buffer
   rows: number
+  /** Bytes of the batch's longest line (newline included): the CSV reader must be told about very long ones. */
+  longestRowBytes: number
 }
 
 /** One column of a source table, with how it is read from the source and what it becomes in Parquet. */

@@ -47,6 +47,20 @@ export interface TableExportOutcome {
 
 const temporalCursor = /^(DATE|TIMESTAMP|TIMESTAMPTZ)$/
 
+/** DuckDB's read_csv refuses lines longer than its max_line_size, 2,000,000 bytes unless told otherwise. */
+const defaultMaxLineBytes = 2_000_000
+
+/**
+ * read_csv options for a chunk whose longest line is `longestRowBytes`: none for ordinary rows; for a value of
+ * megabytes, a max_line_size that admits it and a buffer twice that (DuckDB's default buffer is 16 lines
+ * long: 640 MB for a 40 MB value, past the export's memory limit).
+ */
+export function lineSizeOptions(longestRowBytes: number): string {
+  if (longestRowBytes < defaultMaxLineBytes / 2) return ''
+  const maxLine = longestRowBytes + 1024
+  return `, max_line_size=${maxLine}, buffer_size=${Math.max(2 * maxLine, 16 * defaultMaxLineBytes)}`
+}
+
 export function watermarkKey(service: string, table: string): string {
   return exportWatermarkKey(service, table)
 }
@@ -181,7 +195,7 @@ export async function exportTable(
     try {
       partPaths.push(partPath)
       await probeStaged({ path: chunk.path, service, table: config.name, kind: 'export-csv' })
-      const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true, new_line='\\n')`
+      const read = `read_csv(${quoteLiteral(chunk.path)}, columns=${csvColumns}, header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', allow_quoted_nulls=false, strict_mode=true, new_line='\\n'${lineSizeOptions(chunk.longestRowBytes)})`
       const written = await writeParquetToLake(conn, layout, landing.keepSelect(`SELECT ${selectList} FROM ${read}`, columns), relativePath)
       if (written.rows !== chunk.rows - (await landing.erasedRows(conn, `SELECT ${selectList} FROM ${read}`, columns))) {
         throw new ColdpipeError('EXPORT_FAILED', `source ${service}, table ${config.name}: chunk ${chunk.index} has ${chunk.rows} rows but its Parquet file has ${written.rows}`, {

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { waitFor } from '../helpers/wait-for.ts'
 import { CopyRows } from '../../ingest/export/pg-copy-rows.ts'
 import type { CsvBatch } from '../../ingest/export/source-connector.ts'
@@ -80,5 +80,24 @@ describe('CopyRows (COPY framing to row batches)', () => {
     copy.handleError(new Error('terminating connection'))
     await expect(read).rejects.toThrow('terminating connection')
     expect(batches.map((b) => b.data.toString()).join('')).toBe(rows[0])
+  })
+
+  it('joins a row of megabytes once, however many reads it spans, and reports each batch\'s longest line', async () => {
+    const big = `1,"${'x'.repeat(4_000_000)}"\n`
+    const whole = Buffer.concat([copyOut, message('d', '0,a\n'), message('d', big), message('d', '2,b\n'), message('c'), after])
+    const chunks = Array.from({ length: Math.ceil(whole.length / 1024) }, (_, i) => Buffer.from(whole.subarray(i * 1024, (i + 1) * 1024)))
+    const concat = vi.spyOn(Buffer, 'concat')
+    let joined = 0
+    try {
+      const { batches } = await run(chunks, 1000)
+      for (const result of concat.mock.results) joined += (result.value as Buffer).length
+      expect(batches.map((b) => b.data.toString()).join('')).toBe(`0,a\n${big}2,b\n`)
+      expect(Math.max(...batches.map((b) => b.longestRowBytes))).toBe(big.length)
+      expect(batches.find((b) => b.data.toString() === '0,a\n')?.longestRowBytes).toBe(4)
+    } finally {
+      concat.mockRestore()
+    }
+    // Joined at every read, this row's reads copied about 500 MB; joined once, a little over the row itself.
+    expect(joined).toBeLessThan(3 * whole.length)
   })
 })

@@ -53,6 +53,27 @@ describe('postgres export types', () => {
     expect((rows[0] as { at: unknown }).at).toEqual(['x', null, '', 'y,z'])
   })
 
+  it('exports values of megabytes: lines past read_csv\'s default max_line_size (2,000,000 bytes), among ordinary rows', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.docs (id int PRIMARY KEY, body text, note text)`)
+    await client.query(`INSERT INTO ${schema}.docs SELECT g, 'row ' || g, 'n' FROM generate_series(1, 50) g`)
+    // 3 MB of quotes and newlines (6 MB of CSV once quotes are doubled) and 24 MB of plain text.
+    await client.query(`INSERT INTO ${schema}.docs VALUES (51, repeat(E'"a,\\n', 750000), 'quoted'), (52, repeat('0123456789abcdef', 1500000), 'plain')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'docs', mode: 'full', lagSeconds: 0, chunkRows: 20 }] }, { runId: 'big' })
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    expect(record?.rows).toBe(52)
+    const expected = (await client.query(`SELECT id, md5(body) AS h, length(body) AS n, note FROM ${schema}.docs ORDER BY id`)).rows
+    const db = await openDatabase(':memory:')
+    try {
+      const got = await db.queryJson(`SELECT id, md5(body) AS h, length(body)::INTEGER AS n, note FROM read_parquet('${lake}/raw/exports/shop/docs/*/*.parquet', hive_partitioning=false) ORDER BY id`)
+      expect(got.rows).toEqual(expected)
+    } finally {
+      db.close()
+    }
+  }, 120_000)
+
   it('names the table and column of a type it cannot map', async () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`CREATE TABLE ${schema}.geo (id int, p point)`)
