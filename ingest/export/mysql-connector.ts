@@ -22,6 +22,9 @@ function quoteLiteral(value: string): string {
 export function createTextConnection(url: string, connectTimeoutMs: number): mysql.Connection {
   const connection = mysql.createConnection({
     uri: url,
+    // Whatever the URL's `charset`: the rows are copied into the CSV as the server sends them, and DuckDB reads
+    // UTF-8; a latin1 or utf8mb3 connection would send other bytes, or '?' for what it cannot hold.
+    charset: 'UTF8MB4_UNICODE_CI',
     connectTimeout: connectTimeoutMs,
     typeCast: (field, next) => (field.type === 'GEOMETRY' ? next() : field.string()),
     supportBigNumbers: true,

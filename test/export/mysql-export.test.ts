@@ -67,6 +67,20 @@ describe('mariadb export', () => {
     )
   }, 120_000)
 
+  it('reads UTF-8 whatever charset the source URL asks for (latin1, utf8mb3): no other bytes, no \'?\' for what they cannot hold', async () => {
+    const { connection, database, url } = await mysqlDatabase()
+    await connection.query(`CREATE TABLE ${database}.names (id int PRIMARY KEY, n varchar(100) CHARACTER SET utf8mb4, l varchar(100) CHARACTER SET latin1)`)
+    await connection.query(`INSERT INTO ${database}.names VALUES (1, 'café 🙂 日本語', 'façade'), (2, 'Zoë', 'ß')`)
+    for (const charset of ['LATIN1_SWEDISH_CI', 'UTF8_GENERAL_CI']) {
+      const lake = await tempDir()
+      const exporter = testExporter({ sources: { catalog: { kind: 'mysql', url: `${url}?charset=${charset}` } }, lakeRoot: lake })
+      const [record] = await exporter.runExport({ source: 'catalog', timezone: 'UTC', tables: [{ name: 'names', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: `c-${charset}` })
+      expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+      const { rows } = await readExported(lake, 'catalog', 'names', 'id')
+      expect(rows, charset).toEqual([{ id: 1, n: 'café 🙂 日本語', l: 'façade' }, { id: 2, n: 'Zoë', l: 'ß' }])
+    }
+  }, 120_000)
+
   it('exports a uuid column holding NULL (it once made the whole CSV line NULL and the read wait forever)', async () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.tokens (id int PRIMARY KEY, u uuid NULL, n int NULL)`)
