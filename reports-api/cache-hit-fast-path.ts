@@ -35,6 +35,25 @@ const route = '/reports/:name'
 /** Reserved query parameters the route's schema types as strings: repeated, fastify refuses them (400). */
 const reservedNames = Object.keys(reservedQuery.properties)
 
+/**
+ * A reply's headers as writeHead's flat [name, value, …] list, x-request-id first (its value left empty), then
+ * content-type and content-length as fastify's reply.send adds them for a string or Buffer payload. Kept per
+ * headers object: a hit's headers and body are built once per cache entry and freshness second
+ * (ReportService.answer), so most hits copy a ready list instead of spreading, sizing and stringifying anew.
+ */
+const headerLists = new WeakMap<Record<string, string>, { body: Buffer | string; list: string[] }>()
+
+export function headerList(replyHeaders: Record<string, string>, body: Buffer | string): string[] {
+  const known = headerLists.get(replyHeaders)
+  if (known && known.body === body) return known.list
+  const headers: Record<string, string> = { 'x-request-id': '', ...replyHeaders }
+  headers['content-type'] ??= typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream'
+  headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)
+  const list = Object.entries(headers).flat()
+  headerLists.set(replyHeaders, { body, list })
+  return list
+}
+
 function header(request: IncomingMessage, key: string): string | undefined {
   const value = request.headers[key]
   return Array.isArray(value) ? value.join(',') : value
@@ -102,10 +121,8 @@ export function cacheHitFastPath(deps: {
     }
     const id = requestIdOf(request.headers['x-request-id'])
     const body = reply.body ?? ''
-    const headers: Record<string, string> = { 'x-request-id': id, ...reply.headers }
-    // What fastify's reply.send adds for a string or Buffer payload.
-    headers['content-type'] ??= typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream'
-    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)
+    const headers = headerList(reply.headers, body).slice()
+    headers[1] = id
     response.writeHead(reply.status, headers)
     response.end(body)
     const elapsed = performance.now() - start

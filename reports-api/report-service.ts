@@ -35,6 +35,8 @@ interface Bound {
   acceptStale: boolean
   /** The cache key without the snapshot id it follows. */
   keyTail: string
+  /** The whole key for the snapshot last asked with (a Bound is shared by every request of its shape). */
+  lastKey?: { snapshotId: number; key: string }
 }
 
 /** Where a bound request's answer is: its snapshot's freshness, cache key and ETag, or a 304. */
@@ -42,6 +44,8 @@ interface Located {
   manifest: SnapshotManifest
   view: SourcesView
   freshness: SourceFreshness[]
+  /** The lags' signature (currentFreshness), `s` first when stale data is answered. */
+  signature: string
   stale: boolean
   key: string
   etag: string
@@ -53,6 +57,8 @@ interface SourcesView {
   sources: { entry: SourceFreshness; time: number }[]
   dataAsOf: string | undefined
   headers: Record<string, string>
+  /** The freshness last worked out and its lags' signature: reused while every lag (whole seconds) is the same. */
+  last?: { freshness: SourceFreshness[]; signature: string }
 }
 
 const closingBrace = Buffer.from('}')
@@ -66,10 +72,21 @@ function freshnessAt(view: SourcesView, now: number): SourceFreshness[] {
   return view.sources.map(({ entry, time }) => ({ ...entry, lagSeconds: lagSecondsAt(time, now) }))
 }
 
-function lagSignature(freshness: SourceFreshness[], stale: boolean): string {
-  let signature = stale ? 's' : ''
+/**
+ * freshnessAt with its lags' signature, the previous arrays (never mutated) when no lag has changed since: lags
+ * move once a second, so a hit allocates nothing for them and compares the same signature string.
+ */
+function currentFreshness(view: SourcesView, now: number): { freshness: SourceFreshness[]; signature: string } {
+  const last = view.last
+  if (last) {
+    let same = true
+    for (let i = 0; i < view.sources.length && same; i++) same = last.freshness[i]!.lagSeconds === lagSecondsAt(view.sources[i]!.time, now)
+    if (same) return last
+  }
+  const freshness = freshnessAt(view, now)
+  let signature = ''
   for (const entry of freshness) signature += `,${entry.lagSeconds}`
-  return signature
+  return (view.last = { freshness, signature })
 }
 
 /** Snapshot and freshness headers (a fresh object: callers add to it). */
@@ -144,16 +161,18 @@ export class ReportService {
   private locate(request: ReportRequest, bound: Bound, lease: SnapshotLease): Located {
     const manifest = lease.manifest
     const view = this.sourcesView(manifest, bound.definition)
-    const freshness = freshnessAt(view, Date.now())
+    const { freshness, signature: lags } = currentFreshness(view, Date.now())
     const stale = this.checkStale(bound.definition, manifest, freshness, bound.acceptStale)
-    const key = `${manifest.id}|${bound.keyTail}`
+    const signature = stale ? `s${lags}` : lags
+    // The same string object request after request: a new one would be joined and hashed again for each lookup.
+    const key = bound.lastKey?.snapshotId === manifest.id ? bound.lastKey.key : (bound.lastKey = { snapshotId: manifest.id, key: `${manifest.id}|${bound.keyTail}` }).key
     // A hit's ETag was hashed when it was computed: hashing the key again per request was a tenth of a hit's work.
     const etag = this.deps.cache.peek(key)?.memo?.etag ?? etagOf(key)
     const notModified =
       request.ifNoneMatch && request.ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')
         ? { status: 304 as const, headers: { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache' } }
         : undefined
-    return { manifest, view, freshness, stale, key, etag, notModified }
+    return { manifest, view, freshness, signature, stale, key, etag, notModified }
   }
 
   /**
@@ -224,8 +243,7 @@ export class ReportService {
    */
   private answer(bound: Bound, located: Located, result: CachedResult): ReportReply {
     const { definition, params, format } = bound
-    const { manifest, view, freshness, stale, etag } = located
-    const signature = lagSignature(freshness, stale)
+    const { manifest, view, freshness, signature, stale, etag } = located
     const memo = (result.memo ??= { etag })
     if (memo.signature !== signature || !memo.headers) {
       const headers: Record<string, string> = { ...snapshotHeaders(view, stale), etag, 'cache-control': 'private, no-cache', 'content-type': result.contentType }

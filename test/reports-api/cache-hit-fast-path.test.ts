@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import { describe, expect, it } from 'vitest'
+import { headerList } from '../../reports-api/cache-hit-fast-path.ts'
 import { testApi, type TestApi } from './api-harness.ts'
 
 // Cache hits of GET /reports/:name are answered before fastify (reports-api/cache-hit-fast-path.ts). These tests
@@ -214,5 +215,21 @@ describe('cache-hit fast path', () => {
       expect(answer.status, `${method} ${path}`).toBe(reference.status)
       expect(comparableHeaders(answer).map(([name]) => name), `${method} ${path}`).toEqual(comparableHeaders(reference).map(([name]) => name))
     }
+  })
+})
+
+describe('headerList', () => {
+  it('lists x-request-id first, then the reply headers, content-type and content-length as fastify adds them; once per headers object and body', () => {
+    const headers = { etag: 'W/"a"', 'content-type': 'application/json; charset=utf-8' }
+    const body = Buffer.from('{"é":1}')
+    const list = headerList(headers, body)
+    expect(list).toEqual(['x-request-id', '', 'etag', 'W/"a"', 'content-type', 'application/json; charset=utf-8', 'content-length', '8'])
+    // The same headers and body: the same list (the caller copies it before putting the request id in).
+    expect(headerList(headers, body)).toBe(list)
+    // Another body with the same headers object: its own length, not the remembered one.
+    expect(headerList(headers, 'ab')).toEqual(['x-request-id', '', 'etag', 'W/"a"', 'content-type', 'application/json; charset=utf-8', 'content-length', '2'])
+    // No content-type: fastify's for a string or a Buffer; a 304's empty body is 0 bytes.
+    expect(headerList({ etag: 'W/"b"' }, 'é')).toEqual(['x-request-id', '', 'etag', 'W/"b"', 'content-type', 'text/plain; charset=utf-8', 'content-length', '2'])
+    expect(headerList({}, Buffer.alloc(3))).toEqual(['x-request-id', '', 'content-type', 'application/octet-stream', 'content-length', '3'])
   })
 })

@@ -1,4 +1,4 @@
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { silentLogger } from '../../core/logger.ts'
 import { createMetricsRegistry } from '../../core/metrics.ts'
 import { createApiMetrics } from '../../reports-api/api-metrics.ts'
@@ -43,7 +43,9 @@ describe('ReportService.cachedReply', () => {
     const computed = await service.run(request)
     const hit = service.cachedReply(request)
     expect(hit).not.toBeInstanceOf(Promise)
-    expect(hit).toEqual(computed)
+    // The same answer, but for the lags: a second may have passed since run() read the clock (before its query).
+    const comparable = (reply: typeof computed | undefined): unknown => ({ ...reply, body: withoutLags(JSON.parse(String(reply?.body))) })
+    expect(comparable(hit)).toEqual(comparable(computed))
     expect(service.cachedReply({ ...request, ifNoneMatch: computed.headers.etag })).toMatchObject({ status: 304, headers: { etag: computed.headers.etag } })
     // asOf needs the snapshot list: always the awaited path.
     expect(service.cachedReply({ ...request, query: { ...request.query, asOf: new Date().toISOString() } })).toBeUndefined()
@@ -52,6 +54,45 @@ describe('ReportService.cachedReply', () => {
     await expect(service.run({ ...request, query: { top: 'many' } })).rejects.toMatchObject({ code: 'REPORT_PARAM_INVALID' })
     // Every lease taken by the synchronous path was given back: the pool closes without waiting.
     await pool.close()
+  })
+
+  it('follows the clock on every hit: lags, the body built from them, and the staleness refusal', async () => {
+    const { store } = await fixtureWarehouse()
+    // Sources 3,590 s old: the stock report allows 3,600.
+    const sourcesAsOf = new Date(Date.now() - 3_590_000)
+    await publishFixtureSnapshot(store, { sourcesAsOf })
+    const config = apiConfig(checked)
+    const pool = new SnapshotPool(store, { logger: silentLogger, checkIntervalMs: 60_000 })
+    onTestFinished(() => pool.close())
+    const catalog = new ReportCatalog(await fixtureReportsDir(), { checkIntervalMs: 60_000, logger: silentLogger })
+    await catalog.refresh(true)
+    const limiter = new QueryLimiter({ name: 'reports', maxRunning: 2, maxQueued: 2, deadlineMs: 30_000, timeoutCode: 'REPORT_TIMEOUT' })
+    const service = new ReportService({ catalog, pool, limiter, cache: new ResultCache(config.cacheMaxBytes), config, metrics: createApiMetrics(createMetricsRegistry({ defaultMetrics: false })) })
+    const request = { name: 'stock', query: {}, rawQuery: '' }
+    await pool.current()
+    const start = Date.now()
+    await service.run(request)
+    const lagOf = (reply: ReturnType<ReportService['cachedReply']>): number =>
+      (JSON.parse(String(reply!.body)) as { freshness: { lagSeconds: number }[] }).freshness[0]!.lagSeconds
+    // The clock stands still while the hits are checked: the same lag, the same prebuilt body.
+    const now = vi.spyOn(Date, 'now').mockReturnValue(start)
+    onTestFinished(() => now.mockRestore())
+    const first = service.cachedReply(request)
+    expect(service.cachedReply(request)!.body).toBe(first!.body)
+    // Four seconds on: four seconds older, in a body of its own.
+    now.mockReturnValue(start + 4_000)
+    const later = service.cachedReply(request)
+    expect(lagOf(later)).toBe(lagOf(first) + 4)
+    expect(later!.body).not.toBe(first!.body)
+    // Past the report's 3,600 s: refused as run() refuses it, then answered when stale data is accepted.
+    now.mockReturnValue(start + 30_000)
+    expect(() => service.cachedReply(request)).toThrow(expect.objectContaining({ code: 'REPORT_STALE' }))
+    const stale = service.cachedReply({ ...request, acceptStaleHeader: 'true' })
+    expect(stale!.headers['x-coldpipe-stale']).toBe('true')
+    expect(lagOf(stale)).toBe(lagOf(first) + 30)
+    // And back within the limit (a clock stepped back): the fresh answer again, without the stale header.
+    now.mockReturnValue(start + 4_000)
+    expect(service.cachedReply(request)!.headers['x-coldpipe-stale']).toBeUndefined()
   })
 })
 
