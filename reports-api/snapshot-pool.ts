@@ -8,7 +8,7 @@ import { streamInstanceOptions, streamPipeDirectory } from './result-stream.ts'
 const interruptGraceMs = 250
 
 /** The part of SnapshotStore the API uses; `dir` lets the SQL worker processes open snapshots themselves. */
-export type SnapshotSource = Pick<SnapshotStore, 'current' | 'get' | 'list' | 'openReadOnly' | 'dir'>
+export type SnapshotSource = Pick<SnapshotStore, 'currentId' | 'current' | 'get' | 'list' | 'openReadOnly' | 'dir'>
 
 /** `streams`: a separate instance for whole-result downloads (result-stream.ts), memory-capped by api.streamMemoryLimit. */
 /** Named reports, and the separate instance streams run on (ad-hoc SQL runs in worker processes: sql-worker/). */
@@ -228,8 +228,11 @@ export class SnapshotPool {
   }
 
   private recheck(): Promise<SnapshotManifest | undefined> {
+    // Only the pointer is read every interval: a snapshot's manifest never changes once published, and parsing it
+    // again (its size grows with the lake's tables) also made every cached answer rebuild its sources view.
     this.checking ??= this.source
-      .current()
+      .currentId()
+      .then((id) => (id === undefined ? undefined : id === this.currentManifest?.id ? this.currentManifest : this.source.get(id)))
       .then(async (manifest) => {
         this.lastCheck = Date.now()
         if (manifest && manifest.id !== this.currentHandleId) await this.switchTo(manifest)

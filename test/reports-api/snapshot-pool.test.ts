@@ -48,6 +48,29 @@ describe('SnapshotPool', () => {
     again.release()
   })
 
+  it('re-reads only the current pointer: a manifest is read once per snapshot, however often the pointer is checked', async () => {
+    const { store } = await fixtureWarehouse()
+    await publishFixtureSnapshot(store, { marker: 'one' })
+    const reads: number[] = []
+    // The real store, counting the manifests it reads.
+    const source = Object.assign(Object.create(store) as typeof store, { get: (id: number) => (reads.push(id), store.get(id)) })
+    const pool = new SnapshotPool(source, { logger: silentLogger, checkIntervalMs: 0 })
+    onTestFinished(() => pool.close())
+    const first = await pool.current()
+    // Opening the snapshot reads its manifest too: what matters is that checking adds no reads.
+    const afterFirst = reads.length
+    for (let i = 0; i < 200; i++) expect(await pool.current()).toBe(first)
+    expect(reads.length).toBe(afterFirst)
+    expect(afterFirst).toBeLessThanOrEqual(2)
+    await publishFixtureSnapshot(store, { marker: 'two' })
+    const second = await pool.current()
+    expect(second?.id).toBe(2)
+    const afterSecond = reads.length
+    for (let i = 0; i < 200; i++) expect(await pool.current()).toBe(second)
+    expect(reads.length).toBe(afterSecond)
+    expect(reads.filter((id) => id === 2).length).toBeLessThanOrEqual(2)
+  })
+
   it('runs queries concurrently on separate connections of one snapshot', async () => {
     const lease = await leaseFixtureSnapshot()
     const results = await Promise.all(
