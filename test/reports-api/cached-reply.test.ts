@@ -6,7 +6,7 @@ import { QueryLimiter } from '../../reports-api/query-limiter.ts'
 import { ReportCatalog } from '../../reports-api/report-catalog.ts'
 import { ReportService } from '../../reports-api/report-service.ts'
 import { ResultCache } from '../../reports-api/result-cache.ts'
-import { SnapshotPool } from '../../reports-api/snapshot-pool.ts'
+import { SnapshotPool, type SnapshotSource } from '../../reports-api/snapshot-pool.ts'
 import { fixtureReportsDir, fixtureWarehouse, publishFixtureSnapshot } from '../helpers/snapshot-fixtures.ts'
 import { waitFor } from '../helpers/wait-for.ts'
 import { apiConfig, testApi } from './api-harness.ts'
@@ -25,17 +25,23 @@ function withoutRequestId(headers: Record<string, unknown>): Record<string, unkn
   return rest
 }
 
+/** A ReportService over `store`'s snapshots and the fixture reports, its pool closed after the test. */
+async function reportServiceOver(store: SnapshotSource): Promise<{ pool: SnapshotPool; service: ReportService }> {
+  const config = apiConfig(checked)
+  const pool = new SnapshotPool(store, { logger: silentLogger, checkIntervalMs: 60_000 })
+  onTestFinished(() => pool.close())
+  const catalog = new ReportCatalog(await fixtureReportsDir(), { checkIntervalMs: 60_000, logger: silentLogger })
+  await catalog.refresh(true)
+  const limiter = new QueryLimiter({ name: 'reports', maxRunning: 2, maxQueued: 2, deadlineMs: 30_000, timeoutCode: 'REPORT_TIMEOUT' })
+  const service = new ReportService({ catalog, pool, limiter, cache: new ResultCache(config.cacheMaxBytes), config, metrics: createApiMetrics(createMetricsRegistry({ defaultMetrics: false })) })
+  return { pool, service }
+}
+
 describe('ReportService.cachedReply', () => {
   it('answers a cached result or a 304 at once, and leaves everything else to run()', async () => {
     const { store } = await fixtureWarehouse()
     await publishFixtureSnapshot(store)
-    const config = apiConfig(checked)
-    const pool = new SnapshotPool(store, { logger: silentLogger, checkIntervalMs: 60_000 })
-    onTestFinished(() => pool.close())
-    const catalog = new ReportCatalog(await fixtureReportsDir(), { checkIntervalMs: 60_000, logger: silentLogger })
-    await catalog.refresh(true)
-    const limiter = new QueryLimiter({ name: 'reports', maxRunning: 2, maxQueued: 2, deadlineMs: 30_000, timeoutCode: 'REPORT_TIMEOUT' })
-    const service = new ReportService({ catalog, pool, limiter, cache: new ResultCache(config.cacheMaxBytes), config, metrics: createApiMetrics(createMetricsRegistry({ defaultMetrics: false })) })
+    const { pool, service } = await reportServiceOver(store)
     const request = { name: 'top_buyers', query: { top: '5' } }
     await pool.current()
     // Not cached yet: nothing is answered (and no lease is left pinned).
@@ -61,13 +67,7 @@ describe('ReportService.cachedReply', () => {
     // Sources 3,590 s old: the stock report allows 3,600.
     const sourcesAsOf = new Date(Date.now() - 3_590_000)
     await publishFixtureSnapshot(store, { sourcesAsOf })
-    const config = apiConfig(checked)
-    const pool = new SnapshotPool(store, { logger: silentLogger, checkIntervalMs: 60_000 })
-    onTestFinished(() => pool.close())
-    const catalog = new ReportCatalog(await fixtureReportsDir(), { checkIntervalMs: 60_000, logger: silentLogger })
-    await catalog.refresh(true)
-    const limiter = new QueryLimiter({ name: 'reports', maxRunning: 2, maxQueued: 2, deadlineMs: 30_000, timeoutCode: 'REPORT_TIMEOUT' })
-    const service = new ReportService({ catalog, pool, limiter, cache: new ResultCache(config.cacheMaxBytes), config, metrics: createApiMetrics(createMetricsRegistry({ defaultMetrics: false })) })
+    const { pool, service } = await reportServiceOver(store)
     const request = { name: 'stock', query: {}, rawQuery: '' }
     await pool.current()
     const start = Date.now()
