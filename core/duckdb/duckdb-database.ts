@@ -133,7 +133,7 @@ function firstLine(sql: string): string {
 /** Longest line of a DuckDB message kept whole; a CSV error quotes the offending line, which may be megabytes. */
 const maxMessageLineChars = 2000
 
-export function shortenLongLines(message: string): string {
+function shortenLongLines(message: string): string {
   if (message.length <= maxMessageLineChars) return message
   return message
     .split('\n')

@@ -55,7 +55,7 @@ const defaultMaxLineBytes = 2_000_000
  * megabytes, a max_line_size that admits it and a buffer twice that (DuckDB's default buffer is 16 lines
  * long: 640 MB for a 40 MB value, past the export's memory limit).
  */
-export function lineSizeOptions(longestRowBytes: number): string {
+function lineSizeOptions(longestRowBytes: number): string {
   if (longestRowBytes < defaultMaxLineBytes / 2) return ''
   const maxLine = longestRowBytes + 1024
   return `, max_line_size=${maxLine}, buffer_size=${Math.max(2 * maxLine, 16 * defaultMaxLineBytes)}`
