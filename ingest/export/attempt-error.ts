@@ -21,8 +21,9 @@ export function attemptError(error: unknown, where: { source: string; table: str
   }
   if (isColdpipeError(error)) {
     if (error.context.table !== undefined && error.context.source !== undefined) return error
+    const message = error.context.database !== undefined ? withoutCsvReaderAdvice(error.message) : error.message
     // Lake and DuckDB errors know the file or statement but not which export they served.
-    return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: ${error.message}`, {
+    return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: ${message}`, {
       cause: error,
       canRetry: error.canRetry,
       context: { ...error.context, ...where },
@@ -44,6 +45,17 @@ function withheldDuckDbError(error: ColdpipeError, where: { source: string; tabl
     canRetry: error.canRetry,
     context: { ...where, path: writing, ...(csv ? { csv } : {}), ...(line ? { line: Number(line) } : {}), duckdb: 'withheld' },
   })
+}
+
+/**
+ * DuckDB's message for a CSV error without the advice that follows the reason: for a file whose types were
+ * auto-detected ("This type was auto-detected…", "types={…}", "ignore_errors=true") and a dump of the reader's
+ * settings. The export declares every column's type and its CSV is machine-written, so that advice misleads;
+ * the reason, the line number, the offending line and the column stay.
+ */
+function withoutCsvReaderAdvice(message: string): string {
+  const advice = /\n(?:This type was auto-detected from the CSV file\.|Possible (?:solutions|fixes):|\s*file = )/.exec(message)
+  return advice ? message.slice(0, advice.index).trimEnd() : message
 }
 
 /** The file a Node fs error names (the chunker adds it where Node leaves it out), anywhere in the cause chain. */

@@ -62,6 +62,19 @@ function numericType(typmod: number): string {
   return `DECIMAL(${precision},${scale})`
 }
 
+/** Date and time types whose PostgreSQL text may end in ` BC` (years before 1 AD). */
+const eraTypes = new Set(['date', 'timestamp', 'timestamptz'])
+
+/**
+ * DuckDB reading `ref` (PostgreSQL's text of a date or timestamp) as `duckType`, BC years included. PostgreSQL
+ * ends such a value with ` BC` ("0044-03-15 12:00:00+00 BC"); DuckDB wants "(BC)" after the date. Read as
+ * their own type by read_csv, a BC date silently became the same date AD and a BC timestamptz became NULL, so
+ * these columns are read as text and cast here: CASE and cast cost what read_csv's own parsing did.
+ */
+function eraAwareCast(ref: string, duckType: string): string {
+  return `CAST(CASE WHEN ends_with(${ref}, ' BC') THEN regexp_replace(${ref}, '^(\\d+-\\d\\d-\\d\\d)(.*) BC$', '\\1 (BC)\\2') ELSE ${ref} END AS ${duckType})`
+}
+
 function elementType(typname: string, typtype: string, typmod: number): string | undefined {
   if (typtype === 'e') return 'VARCHAR'
   if (typname === 'numeric') return numericType(typmod)
@@ -91,7 +104,9 @@ export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColum
       duckType: `${element}[]`,
       selectExpr: `array_to_json(${q}::text[])`,
       csvType: 'VARCHAR',
-      convertExpr: `CAST(CAST(CAST($col AS JSON) AS VARCHAR[]) AS ${element}[])`,
+      convertExpr: eraTypes.has(attr.elemTypname)
+        ? `list_transform(CAST(CAST($col AS JSON) AS VARCHAR[]), e -> ${eraAwareCast('e', element)})`
+        : `CAST(CAST(CAST($col AS JSON) AS VARCHAR[]) AS ${element}[])`,
     }
   }
   const typname = attr.typtype === 'd' && attr.baseTypname ? attr.baseTypname : attr.typname
@@ -111,6 +126,7 @@ export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColum
   }
   const duckType = scalarTypes[typname]
   if (!duckType) return unsupported()
+  if (eraTypes.has(typname)) return { ...base, duckType, selectExpr: q, csvType: 'VARCHAR', convertExpr: eraAwareCast('$col', duckType) }
   // Text types print as they are, so COPY can read them by name (pg-copy-statement.ts); the others mapped to
   // VARCHAR need the cast (bpchar::text drops trailing blanks, inet::text keeps a /32, ...).
   if (duckType === 'VARCHAR') return { ...base, duckType, selectExpr: asStoredText.has(typname) ? q : `${q}::text`, csvType: 'VARCHAR', convertExpr: '$col' }

@@ -180,7 +180,8 @@ export async function exportTable(
   let maxCursor: string | null = null
   const csvColumns = `{${described.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.csvType)}`).join(', ')}}`
   const selectList = described.columns
-    .map((c) => `${c.convertExpr.replace(/\$col/g, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`)
+    // A function, not a string: `$'` or `$&` in a column's name must not act as replacement patterns.
+    .map((c) => `${c.convertExpr.replace(/\$col/g, () => quoteIdent(c.name))} AS ${quoteIdent(c.name)}`)
     .join(', ')
   const scratch = join(log.layout.tmpDir, `export-${randomUUID()}`)
   const layout = new AttemptLayout(log.layout.root, scratch)

@@ -53,6 +53,52 @@ describe('postgres export types', () => {
     expect((rows[0] as { at: unknown }).at).toEqual(['x', null, '', 'y,z'])
   })
 
+  it('keeps years before 1 AD (PostgreSQL writes them with a trailing BC) in dates, timestamps and their arrays', async () => {
+    const { client, schema, url } = await postgresSchema()
+    // A name with `$'` also checks that column names never act as replacement patterns in the conversion SQL.
+    await client.query(`CREATE TABLE ${schema}.eras (id int PRIMARY KEY, d date, ts timestamp(6), "t$'z" timestamptz, ds date[])`)
+    await client.query(`INSERT INTO ${schema}.eras VALUES
+      (1, '0044-03-15 BC', '0044-03-15 12:30:00.5 BC', '0001-12-31 23:59:59.999999+00 BC', '{"0044-03-15 BC",NULL,"2024-01-01"}'),
+      (2, '4713-01-01 BC', '4713-01-01 00:00:00 BC', '4713-01-01 00:00:00+00 BC', '{}'),
+      (3, '2024-02-29', '2024-01-02 03:04:05', '2024-06-01 12:00:00+00', '{"1999-12-31"}'),
+      (4, 'infinity', '-infinity', 'infinity', NULL)`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'eras', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: 'r1' })
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    // The same instants as PostgreSQL counts them: seconds from 1970 (microseconds for the timestamps), BC included.
+    const { rows: expected } = await client.query(`SET TimeZone = 'UTC'; SELECT id,
+        (d - DATE '1970-01-01')::text AS d, (extract(epoch FROM ts) * 1000000)::bigint::text AS ts, (extract(epoch FROM "t$'z") * 1000000)::bigint::text AS tz,
+        (SELECT string_agg(coalesce((x - DATE '1970-01-01')::text, 'null'), ',' ORDER BY n) FROM unnest(ds) WITH ORDINALITY AS u(x, n)) AS ds
+      FROM ${schema}.eras WHERE id < 4 ORDER BY id`).then((results) => (Array.isArray(results) ? results[1]! : results))
+    const db = await openDatabase(':memory:')
+    try {
+      const { rows } = await db.queryJson(`SELECT id, (d - DATE '1970-01-01')::VARCHAR AS d, epoch_us(ts)::VARCHAR AS ts, epoch_us("t$'z")::VARCHAR AS tz,
+          array_to_string(list_transform(ds, x -> coalesce((x - DATE '1970-01-01')::VARCHAR, 'null')), ',') AS ds,
+          d::VARCHAR AS dt, ts::VARCHAR AS tst, "t$'z"::VARCHAR AS tzt
+        FROM read_parquet('${lake}/raw/exports/shop/eras/*/*.parquet', hive_partitioning=false) ORDER BY id`)
+      expect(rows.slice(0, 3).map(({ id, d, ts, tz, ds }) => ({ id, d, ts, tz, ds: ds === '' ? null : ds }))).toEqual(expected.map((e: Record<string, unknown>) => ({ ...e, ds: e.ds ?? null })))
+      expect(rows[0]).toMatchObject({ dt: '0044-03-15 (BC)', tst: '0044-03-15 (BC) 12:30:00.5', tzt: '0001-12-31 (BC) 23:59:59.999999+00' })
+      expect(rows[3]).toMatchObject({ dt: 'infinity', tst: '-infinity', tzt: 'infinity' })
+    } finally {
+      db.close()
+    }
+  })
+
+  it('fails a table whose value DuckDB cannot hold (NaN in numeric(p,s)) with the reason and the column, not the CSV reader\'s advice for auto-detected files', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.prices (id int PRIMARY KEY, price numeric(12,2))`)
+    await client.query(`INSERT INTO ${schema}.prices VALUES (1, 9.99), (2, 'NaN')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'prices', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: 'r1' })
+    expect(record?.status).toBe('failed')
+    const message = record?.error?.message ?? ''
+    expect(message).toMatch(/^source shop, table prices: Conversion Error: CSV Error on Line: 2/)
+    expect(message).toContain('Error when converting column "price". Could not convert string "NaN" to \'DECIMAL')
+    expect(message).not.toMatch(/auto-detected|Possible solutions|types=\{|file = /)
+  })
+
   it('exports values of megabytes: lines past read_csv\'s default max_line_size (2,000,000 bytes), among ordinary rows', async () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`CREATE TABLE ${schema}.docs (id int PRIMARY KEY, body text, note text)`)
