@@ -62,6 +62,11 @@ function numericType(typmod: number): string {
   return `DECIMAL(${precision},${scale})`
 }
 
+/** A SQL string literal (this module builds DuckDB SQL without core/duckdb). */
+function sqlText(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`
+}
+
 /** Date and time types whose PostgreSQL text may end in ` BC` (years before 1 AD). */
 const eraTypes = new Set(['date', 'timestamp', 'timestamptz'])
 
@@ -98,15 +103,19 @@ export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColum
     const element = elementType(attr.elemTypname, attr.elemTyptype ?? 'b', attr.typmod)
     if (!element) return unsupported()
     // Elements as JSON strings (null stays null), cast to the element type by DuckDB: exact for every
-    // element type, including numerics that JSON numbers would round. One-dimensional arrays only.
+    // element type, including numerics that JSON numbers would round. One-dimensional arrays only: PostgreSQL
+    // does not hold a column to its declared dimensions, and a text[] value of two (JSON `[[…`) would become a
+    // list of JSON texts, so such a value fails the table by name.
+    const convert = eraTypes.has(attr.elemTypname)
+      ? `list_transform(CAST(CAST($col AS JSON) AS VARCHAR[]), e -> ${eraAwareCast('e', element)})`
+      : `CAST(CAST(CAST($col AS JSON) AS VARCHAR[]) AS ${element}[])`
+    const refusal = `table ${table}, column ${attr.name}: a multi-dimensional array value; only one-dimensional arrays export (leave the column out with columns:, or export a view that flattens it)`
     return {
       ...base,
       duckType: `${element}[]`,
       selectExpr: `array_to_json(${q}::text[])`,
       csvType: 'VARCHAR',
-      convertExpr: eraTypes.has(attr.elemTypname)
-        ? `list_transform(CAST(CAST($col AS JSON) AS VARCHAR[]), e -> ${eraAwareCast('e', element)})`
-        : `CAST(CAST(CAST($col AS JSON) AS VARCHAR[]) AS ${element}[])`,
+      convertExpr: `CASE WHEN starts_with($col, '[[') THEN error(${sqlText(refusal)}) ELSE ${convert} END`,
     }
   }
   const typname = attr.typtype === 'd' && attr.baseTypname ? attr.baseTypname : attr.typname

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../core/duckdb/index.ts'
 import { postgresSchema } from '../helpers/databases.ts'
@@ -97,6 +98,23 @@ describe('postgres export types', () => {
     expect(message).toMatch(/^source shop, table prices: Conversion Error: CSV Error on Line: 2/)
     expect(message).toContain('Error when converting column "price". Could not convert string "NaN" to \'DECIMAL')
     expect(message).not.toMatch(/auto-detected|Possible solutions|types=\{|file = /)
+  })
+
+  it('fails a table whose array column holds a multi-dimensional value, naming the column (it would have become a list of JSON texts)', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.grids (id int PRIMARY KEY, tags text[])`)
+    await client.query(`INSERT INTO ${schema}.grids VALUES (1, '{"[a",b}'), (2, '{{a,b},{c,d}}')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const run = (): ReturnType<typeof exporter.runExport> => exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'grids', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: randomUUID() })
+    const [failed] = await run()
+    expect(failed?.status).toBe('failed')
+    expect(failed?.error?.message).toContain('table grids, column tags: a multi-dimensional array value; only one-dimensional arrays export')
+    await client.query(`DELETE FROM ${schema}.grids WHERE id = 2`)
+    const [record] = await run()
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    const { rows } = await readExported(lake, 'shop', 'grids', 'id')
+    expect((rows[0] as { tags: unknown }).tags).toEqual(['[a', 'b'])
   })
 
   it('exports values of megabytes: lines past read_csv\'s default max_line_size (2,000,000 bytes), among ordinary rows', async () => {
