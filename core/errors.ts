@@ -34,6 +34,11 @@ export const errorDefinitions = {
   EXPORT_TYPE_UNSUPPORTED: { status: 500, canRetry: false },
   EXPORT_SCHEMA_INCOMPATIBLE: { status: 500, canRetry: false },
   EXPORT_FAILED: { status: 500, canRetry: true },
+  /**
+   * DuckDB refused a source value for its lake type (a NaN in a DECIMAL column, a value the conversion SQL
+   * rejects): the same data fails the same way, so the table fails without retries until the data changes.
+   */
+  EXPORT_VALUE_INVALID: { status: 500, canRetry: false },
   /** The run's AbortSignal fired (job deadline, shutdown); the table was stopped, nothing of it committed. */
   EXPORT_ABORTED: { status: 503, canRetry: false },
   // change ingest

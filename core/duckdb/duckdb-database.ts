@@ -155,7 +155,10 @@ class DuckDbDatabase implements Database {
   private wrap(error: unknown, sql: string): ColdpipeError {
     const message = shortenLongLines(messageOf(error))
     const code: ErrorCode = /read-only|read only mode/i.test(message) && this.readOnly ? 'WAREHOUSE_READ_ONLY' : this.errorCode
-    return new ColdpipeError(code, message, { cause: error, context: { database: this.path, sql: firstLine(sql) } })
+    // DuckDB says what kind of error it is only in its message's first words ("Conversion Error: …"): read once
+    // here, at the boundary, so callers decide on a field (a refused value is not worth a retry, say).
+    const kind = /^([A-Za-z][A-Za-z ]*?) Error:/.exec(message)?.[1]
+    return new ColdpipeError(code, message, { cause: error, context: { database: this.path, sql: firstLine(sql), ...(kind ? { duckdbError: kind } : {}) } })
   }
 
   async run(sql: string, params?: SqlParams): Promise<void> {

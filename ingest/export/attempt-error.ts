@@ -21,6 +21,12 @@ export function attemptError(error: unknown, where: { source: string; table: str
   }
   if (isColdpipeError(error)) {
     if (error.context.table !== undefined && error.context.source !== undefined) return error
+    if (refusedValue(error)) {
+      return new ColdpipeError('EXPORT_VALUE_INVALID', `source ${where.source}, table ${where.table}: ${withoutCsvReaderAdvice(error.message)}`, {
+        cause: error,
+        context: { ...error.context, ...where },
+      })
+    }
     const message = error.context.database !== undefined ? withoutCsvReaderAdvice(error.message) : error.message
     // Lake and DuckDB errors know the file or statement but not which export they served.
     return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: ${message}`, {
@@ -41,10 +47,20 @@ function withheldDuckDbError(error: ColdpipeError, where: { source: string; tabl
   const line = /\bline:?\s*(\d+)/i.exec(error.message)?.[1]
   const csv = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim()
   const at = [csv ? `CSV ${csv}` : undefined, line ? `line ${line}` : undefined].filter(Boolean).join(', ')
-  return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: DuckDB could not write ${writing}${at ? ` (${at})` : ''}: DuckDB's message withheld, the table has masked columns`, {
-    canRetry: error.canRetry,
+  const refused = refusedValue(error)
+  return new ColdpipeError(refused ? 'EXPORT_VALUE_INVALID' : error.code, `source ${where.source}, table ${where.table}: DuckDB could not write ${writing}${at ? ` (${at})` : ''}: DuckDB's message withheld, the table has masked columns`, {
+    canRetry: refused ? false : error.canRetry,
     context: { ...where, path: writing, ...(csv ? { csv } : {}), ...(line ? { line: Number(line) } : {}), duckdb: 'withheld' },
   })
+}
+
+/**
+ * DuckDB refused a value while converting a chunk: a cast that failed (NaN into a DECIMAL), or a value the
+ * conversion SQL rejects with error() (a multi-dimensional array). The same rows fail the same way again.
+ */
+function refusedValue(error: ColdpipeError): boolean {
+  const kind = error.context.duckdbError
+  return kind === 'Conversion' || kind === 'Invalid Input'
 }
 
 /**

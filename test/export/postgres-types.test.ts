@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { failOnFailedTables } from '../../cli/export-stage.ts'
 import { openDatabase } from '../../core/duckdb/index.ts'
 import { postgresSchema } from '../helpers/databases.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -94,6 +95,9 @@ describe('postgres export types', () => {
     const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
     const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'prices', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: 'r1' })
     expect(record?.status).toBe('failed')
+    expect(record?.error?.code).toBe('EXPORT_VALUE_INVALID')
+    // Not retried by the job: the same rows would fail the same way.
+    expect(() => failOnFailedTables('shop', [record!])).toThrow(expect.objectContaining({ code: 'EXPORT_VALUE_INVALID', canRetry: false }))
     const message = record?.error?.message ?? ''
     expect(message).toMatch(/^source shop, table prices: Conversion Error: CSV Error on Line: 2/)
     expect(message).toContain('Error when converting column "price". Could not convert string "NaN" to \'DECIMAL')
@@ -109,6 +113,7 @@ describe('postgres export types', () => {
     const run = (): ReturnType<typeof exporter.runExport> => exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ name: 'grids', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: randomUUID() })
     const [failed] = await run()
     expect(failed?.status).toBe('failed')
+    expect(failed?.error?.code).toBe('EXPORT_VALUE_INVALID')
     expect(failed?.error?.message).toContain('table grids, column tags: a multi-dimensional array value; only one-dimensional arrays export')
     await client.query(`DELETE FROM ${schema}.grids WHERE id = 2`)
     const [record] = await run()
