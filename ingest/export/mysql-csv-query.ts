@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { ColdpipeError } from '../../core/errors.ts'
 import { RowCsvWriter } from './mysql-row-csv.ts'
 import type { CsvBatch } from './source-connector.ts'
 
@@ -7,6 +8,9 @@ const clientDeprecateEof = 0x01000000
 const clientQueryAttributes = 0x08000000
 /** Server status flag: another result set follows this one. */
 const moreResultsExist = 0x0008
+/** Column types (a column definition's type byte) whose text the CSV writer checks: dates, times. */
+const dateTypes = new Set([0x07, 0x0a, 0x0c, 0x0e, 0x11, 0x12]) // TIMESTAMP, DATE, DATETIME, NEWDATE, TIMESTAMP2, DATETIME2
+const timeTypes = new Set([0x0b, 0x13]) // TIME, TIME2
 
 /** The packet mysql2's PacketParser hands to the current command: one whole packet (header included). */
 export interface MysqlPacket {
@@ -44,6 +48,8 @@ export class MysqlCsvQuery extends Readable {
   private connection: MysqlCommandConnection | undefined
   private state: 'start' | 'header' | 'columns' | 'columnsEof' | 'rows' | 'done' = 'start'
   private columnsLeft = 0
+  /** Per TIME column: its table and name, from its column definition, for the error of a value outside a day. */
+  private readonly timeColumns = new Map<number, { table: string; column: string }>()
   private deprecateEof = false
   /** Every row arrived: a later failure of the connection is not this read's. */
   private complete = false
@@ -103,7 +109,10 @@ export class MysqlCsvQuery extends Readable {
         if (head === 0xfe && (end - pos < 9 || (this.deprecateEof && end - pos < 0xffffff))) return this.endRows(buf, pos, end)
         // Destroyed by its reader: the rows still coming belong to this statement (the owner drops the connection).
         if (this.destroyed) return false
-        if (!this.writer.append(buf, pos, end)) return this.protocolError(`a row packet does not hold ${this.quoted.length} values`)
+        if (!this.writer.append(buf, pos, end)) {
+          if (this.writer.outOfDay) return this.valueError(this.writer.outOfDay)
+          return this.protocolError(`a row packet does not hold ${this.quoted.length} values`)
+        }
         if (--this.untilCut === 0) {
           this.untilCut = this.cutEveryRows
           this.flush()
@@ -123,6 +132,7 @@ export class MysqlCsvQuery extends Readable {
         return false
       }
       case 'columns':
+        this.columnDefinition(this.quoted.length - this.columnsLeft, buf, pos, end)
         if (--this.columnsLeft === 0) this.state = this.deprecateEof ? 'rows' : 'columnsEof'
         return false
       case 'columnsEof':
@@ -161,6 +171,49 @@ export class MysqlCsvQuery extends Readable {
     })
     this.state = 'header'
     return false
+  }
+
+  /**
+   * Reads a column definition (Protocol::ColumnDefinition41): catalog, schema, table, org_table, name,
+   * org_name (length-encoded strings), then 12 bytes of fixed fields with the type. Tells the writer which
+   * columns are dates and times. One of another shape is left unmarked: its values go to DuckDB as they
+   * are, which refuses a zero date itself (as before), rather than the whole read failing here.
+   */
+  private columnDefinition(index: number, buf: Buffer, pos: number, end: number): void {
+    const strings: [number, number][] = []
+    let p = pos
+    for (let i = 0; i < 6 && p < end; i++) {
+      const head = buf[p]!
+      const n = head < 0xfb ? head : head === 0xfc && p + 3 <= end ? buf.readUInt16LE(p + 1) : -1
+      if (n < 0) return
+      p += head < 0xfb ? 1 : 3
+      strings.push([p, p + n])
+      p += n
+    }
+    // The fixed fields end the packet: their length (0x0c), character set (2), column length (4), type, flags
+    // (2), decimals, filler (2). Read from the end: MariaDB may put extended metadata before them.
+    if (strings.length < 6 || p + 13 > end || buf[end - 13] !== 0x0c) return
+    const type = buf[end - 6]!
+    if (dateTypes.has(type)) this.writer.markTemporal(index, 'date')
+    else if (timeTypes.has(type)) {
+      this.writer.markTemporal(index, 'time')
+      const text = ([from, to]: [number, number]): string => buf.toString('utf8', from, to)
+      this.timeColumns.set(index, { table: text(strings[3]!) || text(strings[2]!), column: text(strings[4]!) })
+    }
+  }
+
+  /** A TIME value the CSV cannot carry: the read ends with an error naming the column, never retried. */
+  private valueError(bad: { column: number; value: string }): boolean {
+    this.flush()
+    const { table, column } = this.timeColumns.get(bad.column) ?? { table: '', column: `#${bad.column + 1}` }
+    const error = new ColdpipeError(
+      'EXPORT_VALUE_INVALID',
+      `column ${column}: MariaDB/MySQL TIME value '${bad.value}' is outside a day (00:00:00 to 23:59:59.999999), which a Parquet/DuckDB TIME cannot hold; leave the column out with \`columns:\`, or export a view that casts it (e.g. TIME_TO_SEC(${column}) or CAST(${column} AS CHAR))`,
+      { context: { ...(table ? { table } : {}), column, value: bad.value, reason: 'time-outside-day' } },
+    )
+    this.fail(error)
+    // Like a protocol error: the statement's remaining rows are not read, so nothing may use the connection.
+    return this.finish()
   }
 
   /** The EOF or OK packet after the last row. */

@@ -16,6 +16,10 @@ const shortCopy = 12
  * with every `"` doubled + `"` when it is empty (so '' stays apart from NULL) or holds a `"`, comma, LF or
  * CR, and as its bytes otherwise; any other column is its bytes as they are (numbers, dates, hex: none of
  * those bytes in them). Bytes are the server's text in the connection's character set, never decoded.
+ * Two temporal exceptions (markTemporal): a zero date, or one with a zero month or day, which a
+ * MariaDB/MySQL without NO_ZERO_DATE / NO_ZERO_IN_DATE stores and no DuckDB type holds, is written as NULL
+ * (as Debezium does, and JDBC's zeroDateTimeBehavior=convertToNull for zero dates); a TIME outside a day
+ * stops the read (`outOfDay`), as DuckDB's TIME cannot hold it and no value may be dropped silently.
  *
  * Why it is built this way: Buffer.copy costs ~80 ns a call on Node 20 and a byte loop ~2 ns a byte, while
  * copyWithin (one buffer) is ~25 ns whatever the length. So each socket read's packets are copied once into
@@ -26,6 +30,8 @@ const shortCopy = 12
  * Batches are slices of the work buffer, which is never written below them again.
  */
 export class RowCsvWriter {
+  /** The TIME value that made append refuse its row, and its column: outside the day DuckDB's TIME holds. */
+  outOfDay: { column: number; value: string } | undefined
   private work: Buffer = Buffer.allocUnsafe(0)
   /** Where the next line goes, and where the batch not yet handed over starts, in `work`. */
   private at = 0
@@ -41,13 +47,21 @@ export class RowCsvWriter {
   private readonly next = new Float64Array(4)
   /** Positions of the length headers inside the current run of unquoted values (they become commas). */
   private readonly marks: Int32Array
+  /** Per column: how its values are written (`asIs`, `text`, `date`, `time`). */
+  private readonly kinds: Uint8Array
 
   constructor(
-    private readonly quoted: readonly boolean[],
+    quoted: readonly boolean[],
     private readonly emit: (batch: CsvBatch) => void,
     private readonly workBytes = 1 << 20,
   ) {
     this.marks = new Int32Array(quoted.length)
+    this.kinds = Uint8Array.from(quoted, (q) => (q ? text : asIs))
+  }
+
+  /** Column `column` holds DATE/DATETIME/TIMESTAMP (`date`: zero parts become NULL) or TIME (`time`: checked to lie within a day). */
+  markTemporal(column: number, kind: 'date' | 'time'): void {
+    if (this.kinds[column] === asIs) this.kinds[column] = kind === 'date' ? date : time
   }
 
   /** Hands over the lines written since the last batch (if any) as one batch. */
@@ -60,14 +74,16 @@ export class RowCsvWriter {
     this.emit(batch)
   }
 
-  /** Appends the row packet payload [pos, end) of `buf` as one CSV line; false when it does not hold exactly one value per column. */
+  /**
+   * Appends the row packet payload [pos, end) of `buf` as one CSV line; false when it does not hold exactly
+   * one value per column, or holds a TIME outside a day (then `outOfDay` says which).
+   */
   append(buf: Buffer, pos: number, end: number): boolean {
-    const columns = this.quoted.length
-    const bound = rowCsvBound(end - pos, columns)
+    const bound = rowCsvBound(end - pos, this.kinds.length)
     // Staged, and the line (however long) ends before the row's staged bytes begin: nothing unread is overwritten.
     if (buf !== this.source || pos < this.stagedFrom || this.at + bound > pos + this.shift) this.stage(buf, pos, bound)
     const w = this.work
-    const quoted = this.quoted
+    const kinds = this.kinds
     const marks = this.marks
     const shift = this.shift
     let p = pos + shift
@@ -76,6 +92,7 @@ export class RowCsvWriter {
     let runFrom = -1
     let runOut = 0
     let marked = 0
+    const columns = kinds.length
     for (let c = 0; c < columns; c++) {
       if (p >= e) return false
       const header = p
@@ -96,7 +113,16 @@ export class RowCsvWriter {
       } else return false
       const stop = p + length
       if (stop > e) return false
-      const plain = !quoted[c] || head === 0xfb || (length > 0 && this.plainText(buf, p - shift, stop - shift))
+      const kind = kinds[c]!
+      if (kind >= date && head !== 0xfb && (kind === date ? length >= 10 && zeroDate(w, p) : length >= 8 && !withinDay(w, p, stop))) {
+        if (kind === time) {
+          this.outOfDay = { column: c, value: w.toString('latin1', p, stop) }
+          return false
+        }
+        // A zero date becomes NULL, an empty field: with its bytes skipped it cannot join a run, and nothing is copied.
+        p = stop
+      }
+      const plain = kind !== text || head === 0xfb || (length > 0 && this.plainText(buf, p - shift, stop - shift))
       if (plain && p === header + 1) {
         // Joins the run: the header byte turns into this value's comma (the first value has none).
         if (runFrom < 0) {
@@ -168,6 +194,36 @@ export class RowCsvWriter {
     }
     return true
   }
+}
+
+/** Column kinds: values copied as they are, text (quoted when needed), DATE/DATETIME/TIMESTAMP, TIME. */
+const asIs = 0
+const text = 1
+const date = 2
+const time = 3
+
+/**
+ * Whether the date at `p` ('YYYY-MM-DD…', as the server writes DATE, DATETIME and TIMESTAMP) has a zero
+ * month or day. Each test fails on its first byte for almost every real date (its last digit). Year 0000 with
+ * a real month and day is a date of the proleptic calendar (DuckDB: 1 BC) and is kept.
+ */
+function zeroDate(w: Buffer, p: number): boolean {
+  return (w[p + 9] === 0x30 && w[p + 8] === 0x30) || (w[p + 6] === 0x30 && w[p + 5] === 0x30)
+}
+
+/**
+ * Whether the TIME text [p, stop) ('HH:MM:SS[.ffffff]', or '-HH…' and 'HHH:…' outside a day) is one
+ * DuckDB's TIME reads: 00:00:00 to 23:59:59.999999, and 24:00:00 exactly (which DuckDB also takes).
+ */
+function withinDay(w: Buffer, p: number, stop: number): boolean {
+  const h = w[p]!
+  if (h < 0x32) return h >= 0x30 && w[p + 2] === 0x3a
+  if (h > 0x32 || w[p + 2] !== 0x3a) return false
+  const h2 = w[p + 1]!
+  if (h2 < 0x34) return true
+  if (h2 > 0x34) return false
+  for (let q = p + 3; q < stop; q++) if (w[q] !== 0x30 && w[q] !== 0x3a && w[q] !== 0x2e) return false
+  return true
 }
 
 /** Bytes that make a text value need quotes: `"`, comma, LF, CR (never part of a multi-byte UTF-8 character). */

@@ -20,7 +20,9 @@ function quote(name: string): string {
 /**
  * How one MySQL/MariaDB column is exported. Values arrive as the text protocol's exact strings, copied
  * into the CSV byte for byte (mysql-row-csv.ts: DECIMAL, BIGINT and DATETIME as the server writes them; the
- * session runs with time_zone '+00:00'); a VARCHAR csvType is text, quoted when it needs to be.
+ * session runs with time_zone '+00:00'); a VARCHAR csvType is text, quoted when it needs to be. The CSV
+ * writer, told the column types by the result's column definitions, writes a zero date (or one with a zero
+ * year, month or day) as NULL and refuses a TIME outside a day, so DATE, TIMESTAMP and TIME stay read as such.
  */
 export function mapMysqlColumn(table: string, info: MysqlColumnInfo): SourceColumn {
   const q = quote(info.name)
@@ -49,7 +51,10 @@ export function mapMysqlColumn(table: string, info: MysqlColumnInfo): SourceColu
       return p <= maxDecimalPrecision ? plain(`DECIMAL(${p},${s})`) : plain('VARCHAR')
     }
     case 'float':
-      return plain('REAL')
+      // The text protocol prints a FLOAT with 6 significant digits (16777215 as 16777200); times 1e0 it is a
+      // DOUBLE of the same value, printed in full, which DuckDB's REAL reads back to the very float. Multiplying
+      // (not CAST … AS DOUBLE) works on every MySQL and MariaDB and keeps the sign of zero.
+      return { ...plain('REAL'), selectExpr: `(${q} * 1e0)` }
     case 'double':
     case 'real':
       return plain('DOUBLE')

@@ -5,6 +5,19 @@ import { tempDir } from '../helpers/temp-dir.ts'
 import { readExported, testExporter } from './export-fixtures.ts'
 
 describe('mariadb export', () => {
+  it('exports FLOAT values exactly as stored, not as the text protocol prints them (6 significant digits)', async () => {
+    const { connection, database, url } = await mysqlDatabase()
+    await connection.query(`CREATE TABLE ${database}.floats (id int PRIMARY KEY, f float)`)
+    const stored = [16777215, 1234567.125, Math.fround(0.1), Math.fround(3.4028234e38), Math.fround(1.17549435e-38), Math.fround(1.4e-45), -2.5, 0]
+    await connection.query(`INSERT INTO ${database}.floats VALUES ${stored.map((_, i) => `(${i + 1}, ?)`).join(', ')}`, stored)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { catalog: { kind: 'mysql', url } }, lakeRoot: lake })
+    const [record] = await exporter.runExport({ source: 'catalog', timezone: 'UTC', tables: [{ name: 'floats', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: 'f1' })
+    expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+    const { rows } = await readExported(lake, 'catalog', 'floats', 'id')
+    expect(rows.map((r) => r.f)).toEqual(stored)
+  })
+
   it('round-trips every mapped type exactly, with NULLs and empty strings', async () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.typed (

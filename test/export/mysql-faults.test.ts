@@ -64,13 +64,15 @@ describe('mariadb export faults mid-stream', () => {
 
   it('a value DuckDB cannot convert mid-stream fails only its table, stops the read, and leaves nothing behind', async () => {
     const db = await bigAndSmall(10)
-    await db.connection.query(`CREATE TABLE ${db.database}.timed (id bigint PRIMARY KEY, t time)`)
-    // A MySQL TIME past 24:00 has no DuckDB TIME: the third chunk's conversion fails while later rows stream.
-    await db.connection.query(`INSERT INTO ${db.database}.timed SELECT seq, IF(seq = 50000, '25:00:00', '12:00:00') FROM seq_1_to_150000`)
+    await db.connection.query(`CREATE TABLE ${db.database}.timed (id bigint PRIMARY KEY, d date)`)
+    // MariaDB under ALLOW_INVALID_DATES stores 2024-02-31, which no DuckDB DATE is: the third chunk's conversion
+    // fails while later rows stream (a TIME past 24:00 would be refused earlier, by the reader itself).
+    await db.connection.query(`SET SESSION sql_mode = 'ALLOW_INVALID_DATES'`)
+    await db.connection.query(`INSERT INTO ${db.database}.timed SELECT seq, IF(seq = 50000, '2024-02-31', '2024-02-28') FROM seq_1_to_150000`)
     const lake = await tempDir()
     const exporter = testExporter({ sources: { m: { kind: 'mysql', url: db.url, ...quickRetries } }, lakeRoot: lake })
     const result = await exporter.runExport({ source: 'm', timezone: 'UTC', tables: [fullTable('timed'), fullTable('small')] }, { runId: 'bad' })
-    expect(result[0], JSON.stringify(result[0])).toMatchObject({ table: 'timed', status: 'failed', error: { code: 'EXPORT_FAILED', context: { source: 'm', table: 'timed' } } })
+    expect(result[0], JSON.stringify(result[0])).toMatchObject({ table: 'timed', status: 'failed', error: { code: 'EXPORT_VALUE_INVALID', context: { source: 'm', table: 'timed' } } })
     expect(result[1]).toMatchObject({ table: 'small', status: 'committed', rows: 3 })
     expect(await committed(lake, 'm', 'timed')).toMatchObject({ rows: 0 })
     expect(await scratchFiles(lake)).toEqual([])

@@ -111,6 +111,53 @@ describe('RowCsvWriter: text-protocol row packets to CSV lines', () => {
     expect(batches.map((b) => [b.data.toString(), b.rows])).toEqual([['1\n2\n', 2], ['3\n', 1]])
   })
 
+  it('writes a date with a zero month or day as NULL wherever its column is, and every other date (year 0000 too) as it is', () => {
+    const batches: CsvBatch[] = []
+    const writer = new RowCsvWriter([false, false, true, false, false], (b) => batches.push(b))
+    writer.markTemporal(0, 'date')
+    writer.markTemporal(1, 'date')
+    writer.markTemporal(4, 'date')
+    writer.markTemporal(2, 'date') // a text column stays text
+    const rows: Value[][] = [
+      ['0000-00-00', '0000-00-00 00:00:00.000000', 'x', '7', '0000-00-00 00:00:00'],
+      ['2024-00-15', '2024-02-00 01:02:03', '0000-00-00', '8', '0000-01-15 10:00:00'],
+      ['2024-01-10', '2000-10-20 00:00:00.000000', '', '9', '2024-10-01 00:00:00'],
+      [null, '0001-01-01 00:00:00', 'a,b', '10', '2024-00-00'],
+      ['1000-01-01', '2024-01-00 00:00:00', 'y', '0000', '9999-12-31 23:59:59.999999'],
+    ]
+    const read = Buffer.concat(rows.map(packet))
+    let at = 0
+    for (const row of rows) {
+      const length = packet(row).length
+      expect(writer.append(read, at + 4, at + length)).toBe(true)
+      at += length
+    }
+    writer.flush()
+    expect(Buffer.concat(batches.map((b) => b.data)).toString()).toBe(
+      [
+        ',,x,7,',
+        ',,0000-00-00,8,0000-01-15 10:00:00',
+        '2024-01-10,2000-10-20 00:00:00.000000,"",9,2024-10-01 00:00:00',
+        ',0001-01-01 00:00:00,"a,b",10,',
+        '1000-01-01,,y,0000,9999-12-31 23:59:59.999999',
+      ].map((line) => `${line}\n`).join(''),
+    )
+  })
+
+  it('refuses a TIME outside what DuckDB holds (00:00:00 to 24:00:00), saying which column and value', () => {
+    for (const [value, ok] of [
+      ['00:00:00', true], ['23:59:59.999999', true], ['19:00:00', true], ['24:00:00', true], ['24:00:00.000000', true],
+      ['24:00:00.000001', false], ['24:00:01', false], ['25:00:00', false], ['99:59:59', false], ['100:00:00', false],
+      ['-00:00:01', false], ['-838:59:59', false], ['838:59:59.000000', false],
+    ] as const) {
+      const writer = new RowCsvWriter([false, false], () => undefined)
+      writer.markTemporal(1, 'time')
+      const row = packet(['1', value])
+      expect(writer.append(row, 4, row.length), value).toBe(ok)
+      expect(writer.outOfDay, value).toEqual(ok ? undefined : { column: 1, value })
+    }
+  })
+
   it('refuses a packet that does not hold exactly one value per column', () => {
     const writer = new RowCsvWriter([false, true], () => undefined)
     const two = packet(['1', 'a'])

@@ -47,16 +47,16 @@ describe('an export error of a table with masked columns', () => {
     const tag = randomUUID().slice(0, 8)
     const secret = `Secret-City-${tag}`
     const { connection, database, url } = await mysqlDatabase()
-    // A zero date is valid in MariaDB's permissive mode and no DATE in DuckDB.
-    await connection.query(`SET SESSION sql_mode = ''`)
+    // 2024-02-31 is a valid date to MariaDB under ALLOW_INVALID_DATES and no DATE in DuckDB.
+    await connection.query(`SET SESSION sql_mode = 'ALLOW_INVALID_DATES'`)
     await connection.query(`CREATE TABLE ${database}.visits (id int PRIMARY KEY, email varchar(100), seen date, city varchar(100))`)
-    await connection.query(`INSERT INTO ${database}.visits VALUES (1, 'ok-${tag}@example.com', '2026-01-01', 'Fine'), (2, ?, '0000-00-00', ?)`, [`visitor-${tag}@example.com`, secret])
+    await connection.query(`INSERT INTO ${database}.visits VALUES (1, 'ok-${tag}@example.com', '2026-01-01', 'Fine'), (2, ?, '2024-02-31', ?)`, [`visitor-${tag}@example.com`, secret])
     const lake = await tempDir()
     maskLake(lake, [{ column: 'web.visits.email', action: 'hash' }])
     const exporter = testExporter({ sources: { web: { kind: 'mysql', url } }, lakeRoot: lake, logger: silentLogger })
     const [outcome] = await exporter.runExport({ source: 'web', timezone: 'UTC', tables: [{ name: 'visits', mode: 'full', key: ['id'] }] } as never, { runId: `r-${tag}` })
     expect(outcome?.status).toBe('failed')
-    expect(outcome?.error?.context).toMatchObject({ table: 'visits', line: 2, duckdb: 'withheld' })
+    expect(outcome?.error).toMatchObject({ code: 'EXPORT_VALUE_INVALID', context: { table: 'visits', line: 2, duckdb: 'withheld' } })
     expect(JSON.stringify(outcome)).not.toContain(secret)
     expect(await findPlaintext([secret, `visitor-${tag}@example.com`], [lake])).toEqual([])
   })
