@@ -177,7 +177,8 @@ export async function exportTable(
 
   const progress = new ExportProgress(logger, { source: service, table: config.name, estimatedRows: described.estimatedRows }, request.onProgress)
   const files: LakeFile[] = []
-  let maxCursor: string | null = null
+  /** Each part's largest cursor value, compared at the end (parts of parallel reads finish in any order). */
+  const cursorMaxima: (string | null)[] = []
   const csvColumns = `{${described.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.csvType)}`).join(', ')}}`
   const selectList = described.columns
     // A function, not a string: `$'` or `$&` in a column's name must not act as replacement patterns.
@@ -205,7 +206,7 @@ export async function exportTable(
       }
       if (cursor && chunk.rows > 0) {
         const [row] = await conn.all<{ m: string | null }>(`SELECT max(${quoteIdent(cursor.name)})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})`)
-        maxCursor = maxOf(maxCursor, row?.m ?? null, cursor.duckType)
+        cursorMaxima.push(row?.m ?? null)
       }
       files.push({
         path: written.path,
@@ -274,7 +275,13 @@ export async function exportTable(
   }
 
   // A cursor-range re-export does not move the watermark; nor does a run that found nothing new.
-  const watermarkAfter = request.cursorRange ? watermarkBefore : (maxOf(watermarkBefore, maxCursor, cursor?.duckType ?? '') ?? watermarkBefore)
+  let watermarkAfter: string | null
+  try {
+    watermarkAfter = request.cursorRange || !cursor ? watermarkBefore : await largestCursor(db, [watermarkBefore, ...cursorMaxima], cursor.duckType)
+  } catch (error) {
+    await removeAll(partPaths)
+    throw attemptError(error, where, scratch, request.signal, landing.active)
+  }
   const watermark: Watermark = {
     key: markKey,
     service,
@@ -317,16 +324,16 @@ export async function exportTable(
   }
 }
 
-/** The larger of two cursor values as DuckDB renders them (numbers compare as numbers, ISO times as text). */
-function maxOf(a: string | null, b: string | null, duckType: string): string | null {
-  if (a === null) return b
-  if (b === null) return a
-  if (/INT|DECIMAL/.test(duckType)) {
-    if (/INT/.test(duckType)) return BigInt(a) >= BigInt(b) ? a : b
-    return Number(a) >= Number(b) ? a : b
-  }
-  if (/TIMESTAMP|DATE/.test(duckType)) return Date.parse(a.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) >= Date.parse(b.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) ? a : b
-  return a >= b ? a : b
+/**
+ * The largest of cursor values as DuckDB rendered them, compared by DuckDB in the cursor's own type. Compared in
+ * JavaScript (Date.parse, which stops at milliseconds), a newer cursor within the same millisecond as the
+ * watermark did not move it, and every later run read its rows again.
+ */
+async function largestCursor(db: Database, values: (string | null)[], duckType: string): Promise<string | null> {
+  const present = values.filter((v): v is string => v !== null)
+  if (present.length <= 1) return present[0] ?? null
+  const [row] = await db.all<{ m: string | null }>(`SELECT max(CAST(v AS ${duckType}))::VARCHAR AS m FROM (VALUES ${present.map((v) => `(${quoteLiteral(v)})`).join(', ')}) AS t(v)`)
+  return row?.m ?? null
 }
 
 async function removeAll(paths: string[]): Promise<void> {

@@ -52,6 +52,34 @@ describe('postgres export modes', () => {
     expect((await readdir(join(lake, '_tmp'))).filter((n) => n.endsWith('.csv'))).toEqual([])
   })
 
+  it('moves the watermark to the exact largest cursor: microseconds of timestamps, decimals past 2^53', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.ticks (id bigint PRIMARY KEY, at timestamptz NOT NULL)`)
+    await client.query(`CREATE TABLE ${schema}.ledger (id bigint PRIMARY KEY, seq numeric(30,0) NOT NULL)`)
+    await client.query(`INSERT INTO ${schema}.ticks VALUES (1, '2026-01-01 00:00:00.000100+00')`)
+    await client.query(`INSERT INTO ${schema}.ledger VALUES (1, 90071992547409930)`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { s: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const config = {
+      source: 's',
+      timezone: 'UTC',
+      tables: [
+        { name: 'ticks', mode: 'incremental' as const, cursor: 'at', key: ['id'], lagSeconds: 0, chunkRows: 1000 },
+        { name: 'ledger', mode: 'incremental' as const, cursor: 'seq', key: ['id'], lagSeconds: 0, chunkRows: 1000 },
+      ],
+    }
+    const first = await exporter.runExport(config, { runId: 'm1' })
+    expect(first.map((r) => r.watermarkAfter)).toEqual(['2026-01-01 00:00:00.0001+00', '90071992547409930'])
+    // Newer by 800 µs (the same millisecond) and by 1 (the same double).
+    await client.query(`INSERT INTO ${schema}.ticks VALUES (2, '2026-01-01 00:00:00.000900+00')`)
+    await client.query(`INSERT INTO ${schema}.ledger VALUES (2, 90071992547409931)`)
+    const second = await exporter.runExport(config, { runId: 'm2' })
+    expect(second.map((r) => [r.rows, r.watermarkAfter])).toEqual([[1, '2026-01-01 00:00:00.0009+00'], [1, '90071992547409931']])
+    // Nothing new: nothing read again.
+    const third = await exporter.runExport(config, { runId: 'm3' })
+    expect(third.map((r) => r.rows)).toEqual([0, 0])
+  })
+
   it('an id cursor ignores lag; a cursor range re-export leaves the watermark alone', async () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`CREATE TABLE ${schema}.events (id bigint PRIMARY KEY, v text)`)
