@@ -1,4 +1,4 @@
-import { isValueTypeError, type ColumnSpec } from './connect-schema.ts'
+import { hasLoneSurrogate, isValueTypeError, type ColumnSpec } from './connect-schema.ts'
 import type { DecodedChange } from './debezium-envelope.ts'
 import { inferJsonType, inferredWireValue, widenType } from './infer-type.ts'
 import type { DecodedEvent } from './integration-event.ts'
@@ -124,6 +124,8 @@ export function typeChangeBatch(changes: { change: DecodedChange; at: RecordCoor
         for (const name of Object.keys(row)) {
           if (reserved.has(name)) continue
           const value = row[name]
+          // DuckDB refuses a lone UTF-16 surrogate, and would refuse the whole batch over it.
+          if (hasLoneSurrogate(value)) throw new UndecodableValue(name, `expected text of whole Unicode characters, got ${JSON.stringify(value)?.slice(0, 80)}`)
           const seen = columns.get(name)
           if (seen?.typed) {
             // A schema-less record in a batch where a schema typed this column: only values that already fit pass.

@@ -1,3 +1,4 @@
+import { ExactNumber, numberText } from './exact-json.ts'
 import { failValue, maxEpochDay, maxEpochSecond, minEpochDay, minEpochSecond, strictBase64, strictInteger, strictIsoInstant, ValueTypeError } from './strict-values.ts'
 
 /**
@@ -94,7 +95,11 @@ export function epochToTimestamp(count: bigint, unitsPerSecond: bigint, fraction
   return `${base}.${String(fraction).padStart(fractionDigits, '0')}`
 }
 
-/** A time of day from a count since midnight: 00:00:00 up to 24:00:00 (which Postgres and DuckDB allow), nothing else. */
+/**
+ * A time of day from a count since midnight: 00:00:00 up to 24:00:00 (which Postgres and DuckDB allow), nothing else.
+ * A MySQL TIME past a day (up to 838:59:59) or negative is a duration DuckDB's TIME cannot hold: undecodable, not
+ * wrapped around into another time of day.
+ */
 function timeOfDay(count: bigint, unitsPerSecond: bigint, fractionDigits: number): string {
   const day = 86_400n * unitsPerSecond
   if (count < 0n || count > day) fail('a time of day (00:00:00 to 24:00:00)', String(count))
@@ -134,13 +139,28 @@ function fitsDecimal(text: string, type: string): boolean {
 }
 
 const plainDecimal = /^-?\d+(\.\d+)?$/
+const exponentNumber = /^(-?)(\d+)(?:\.(\d+))?[eE]([+-]?\d{1,3})$/
+
+/** JSON number text as a plain decimal, exactly (1.5E-7 → 0.00000015); undefined past a 3-digit exponent. */
+export function plainNumberText(text: string): string | undefined {
+  if (plainDecimal.test(text)) return text
+  const match = exponentNumber.exec(text)
+  if (!match) return undefined
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = match
+  const digits = whole + fraction
+  const point = whole.length + Number(exponent)
+  const unscaled = point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : point >= digits.length ? digits + '0'.repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`
+  const trimmed = unscaled.replace(/^0+(?=\d)/, '')
+  return `${sign}${trimmed}`
+}
 
 function decimalConverter(scale: number, type: string): ValueConverter {
   return (value) => {
-    let text: string
+    let text: string | undefined
     if (typeof value === 'string') text = decodeDecimalBytes(value, scale)
-    else if (typeof value === 'number' && Number.isFinite(value) && plainDecimal.test(String(value))) text = String(value)
-    else return fail('decimal bytes (base64)', value)
+    // The JSON converter's decimal.format=NUMERIC writes a number: exact only as parsed by parseJsonExact.
+    else text = plainNumberText(numberText(value) ?? '')
+    if (text === undefined) return fail('decimal bytes (base64)', value)
     return fitsDecimal(text, type) ? text : fail(type, text)
   }
 }
@@ -169,14 +189,23 @@ function primitiveConverter(type: string): ValueConverter {
     case 'float32':
     case 'float64':
       return (value) => {
-        if (typeof value === 'number') return value
+        if (typeof value === 'number' || value instanceof ExactNumber) {
+          const n = Number(value)
+          // 1e400 parses as Infinity, which JSON.stringify would write as null.
+          if (!Number.isFinite(n)) fail('a finite number (or "NaN", "Infinity", "-Infinity")', value)
+          // Past FLOAT's range DuckDB refuses the cast, and the whole batch with it.
+          if (type === 'float32' && !Number.isFinite(Math.fround(n))) fail('a float32 (at most ±3.4028235E38)', value)
+          // JSON.stringify writes -0 as 0; as text the sign survives. Digits past a double's are DuckDB's to round, as natively.
+          return Object.is(n, -0) ? '-0.0' : value instanceof ExactNumber ? value.text : value
+        }
+        // Jackson quotes the non-numbers (QUOTE_NON_NUMERIC_NUMBERS): they land as IEEE NaN and ±Infinity, what the source held.
         if (value === 'NaN' || value === 'Infinity' || value === '-Infinity') return value
         return fail('a number', value)
       }
     case 'boolean':
       return (value) => (typeof value === 'boolean' ? value : fail('a boolean', value))
     case 'string':
-      return (value) => (typeof value === 'string' ? value : fail('a string', value))
+      return (value) => (typeof value === 'string' && !loneSurrogate.test(value) ? value : fail('a string of whole Unicode characters', value))
     case 'bytes':
       // Passed on as text for DuckDB's from_base64, which would refuse a whole batch over one bad value.
       return (value) => (typeof value === 'string' && strictBase64(value) ? value : fail('base64 bytes', value))
@@ -184,6 +213,28 @@ function primitiveConverter(type: string): ValueConverter {
       return identity
   }
 }
+
+/** A UTF-16 half of a pair on its own (JSON can escape one, "\\ud800"): DuckDB refuses it, and the whole batch with it. */
+const loneSurrogate = /\p{Cs}/u
+
+/** Whether a JSON value (kept whole) holds a lone surrogate in a string or a key. */
+export function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return loneSurrogate.test(value)
+  if (typeof value !== 'object' || value === null || value instanceof ExactNumber) return false
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate)
+  return Object.entries(value).some(([key, item]) => loneSurrogate.test(key) || hasLoneSurrogate(item))
+}
+
+/** Digits past the sixth of a fraction of a second that are not all zeros: DuckDB's TIMESTAMPTZ and TIME would drop them. */
+const subMicrosecond = /\.\d{6}\d*[1-9]/
+
+/** As DuckDB's UUID cast takes it, without braces (which only it would take). */
+export const uuidPattern = '^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$'
+const uuidRegExp = new RegExp(uuidPattern)
+
+/** TIMESTAMP_NS holds 1677-09-21 … 2262-04-11, less than int64 nanoseconds: whole days inside what DuckDB converts. */
+export const minEpochNano = -9_223_286_400_000_000_000n // 1677-09-22 00:00:00
+export const maxEpochNano = 9_223_372_036_854_775_806n // int64 max is infinity
 
 const zonedTimePattern = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)$/
 
@@ -207,12 +258,23 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
     case 'io.debezium.time.MicroTimestamp':
       return { spec: { name, type: 'TIMESTAMP' }, convert: (v) => epochToTimestamp(asInteger(v), 1_000_000n, 6) }
     case 'io.debezium.time.NanoTimestamp':
-      return { spec: { name, type: 'TIMESTAMP_NS' }, convert: (v) => epochToTimestamp(asInteger(v), 1_000_000_000n, 9) }
+      return {
+        spec: { name, type: 'TIMESTAMP_NS' },
+        convert: (v) => {
+          const count = asInteger(v)
+          if (count < minEpochNano || count > maxEpochNano) fail('a TIMESTAMP_NS (1677-09-22 to 2262-04-11)', String(count))
+          return epochToTimestamp(count, 1_000_000_000n, 9)
+        },
+      }
     case 'io.debezium.time.ZonedTimestamp':
     case 'io.debezium.time.IsoTimestamp':
       return {
         spec: { name, type: 'TIMESTAMPTZ' },
-        convert: (v) => (typeof v === 'string' ? strictIsoInstant(v) : undefined) ?? fail('an ISO-8601 timestamp', v),
+        convert: (v) => {
+          const instant = (typeof v === 'string' ? strictIsoInstant(v) : undefined) ?? fail('an ISO-8601 timestamp', v)
+          // Oracle or SQL Server 100 ns digits: TIMESTAMPTZ would drop them, so the value would land as another instant.
+          return subMicrosecond.test(instant) ? fail('an instant in whole microseconds (TIMESTAMPTZ)', v) : instant
+        },
       }
     case 'io.debezium.time.Time':
     case 'org.apache.kafka.connect.data.Time':
@@ -220,13 +282,23 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
     case 'io.debezium.time.MicroTime':
       return { spec: { name, type: 'TIME' }, convert: (v) => timeOfDay(asInteger(v), 1_000_000n, 6) }
     case 'io.debezium.time.NanoTime':
-      // DuckDB TIME has microsecond resolution.
-      return { spec: { name, type: 'TIME' }, convert: (v) => timeOfDay(asInteger(v) / 1000n, 1_000_000n, 6) }
+      // DuckDB TIME has microsecond resolution: a time with nanoseconds would land as another time.
+      return {
+        spec: { name, type: 'TIME' },
+        convert: (v) => {
+          const nanos = asInteger(v)
+          if (nanos % 1000n !== 0n) fail('a time of day in whole microseconds (TIME)', String(nanos))
+          return timeOfDay(nanos / 1000n, 1_000_000n, 6)
+        },
+      }
     case 'io.debezium.time.ZonedTime':
       // DuckDB reads HH:MM:SS[.f]±HH[:MM] but not a trailing Z (which Debezium writes for UTC).
       return {
         spec: { name, type: 'TIMETZ' },
-        convert: (v) => (typeof v === 'string' && zonedTimePattern.test(v) ? v.replace(/Z$/, '+00') : fail('a time with offset (HH:MM:SS[.f]Z or ±HH:MM)', v)),
+        convert: (v) => {
+          if (typeof v !== 'string' || !zonedTimePattern.test(v)) return fail('a time with offset (HH:MM:SS[.f]Z or ±HH:MM)', v)
+          return subMicrosecond.test(v) ? fail('a time in whole microseconds (TIMETZ)', v) : v.replace(/Z$/, '+00')
+        },
       }
     case 'io.debezium.time.Year':
       return { spec: { name, type: 'INTEGER' }, convert: primitiveConverter('int32') }
@@ -251,21 +323,24 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
         },
       }
     case 'io.debezium.data.Json':
+      // Lands as the text the source wrote (1.0 stays 1.0, a 20-digit number keeps its digits), once JSON.parse takes it.
       return {
-        spec: { name, type: 'JSON' },
+        spec: { name, type: 'JSON', wireType: 'VARCHAR', wireExpr: 'CAST($ AS JSON)' },
         convert: (v) => {
           if (typeof v !== 'string') return fail('JSON text', v)
+          let parsed: unknown
           try {
-            return JSON.parse(v) as unknown
+            parsed = JSON.parse(v)
           } catch {
             return fail('valid JSON text', v)
           }
+          return hasLoneSurrogate(parsed) ? fail('JSON text of whole Unicode characters', v) : v
         },
       }
     case 'io.debezium.data.Uuid':
       return {
         spec: { name, type: 'UUID' },
-        convert: (v) => (typeof v === 'string' && /^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$/i.test(v) ? v : fail('a UUID', v)),
+        convert: (v) => (typeof v === 'string' && uuidRegExp.test(v) ? v : fail('a UUID', v)),
       }
     case 'io.debezium.data.Bits':
       return { spec: { name, type: 'BLOB', ...blobWire }, convert: primitiveConverter('bytes') }
@@ -284,7 +359,7 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
   if (primitive === 'BLOB') return { spec: { name, type: 'BLOB', ...blobWire }, convert: primitiveConverter('bytes') }
   if (primitive) return { spec: { name, type: primitive }, convert: primitiveConverter(schema.type) }
   // struct, array, map (and geometry structs): kept whole as JSON.
-  return { spec: { name, type: 'JSON' }, convert: identity }
+  return { spec: { name, type: 'JSON' }, convert: (v) => (hasLoneSurrogate(v) ? fail('JSON of whole Unicode characters', v) : v) }
 }
 
 /** Typed fields of a struct schema (the `after`/`before` row of a Debezium envelope), in schema order. */

@@ -1,4 +1,5 @@
 import { typeConnectStruct, type ConnectSchema, type TypedField } from './connect-schema.ts'
+import { parseJsonExact } from './exact-json.ts'
 
 export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't'
 
@@ -79,7 +80,7 @@ export class DebeziumDecoder {
     if (fast) return fast
     let parsed: unknown
     try {
-      parsed = JSON.parse(text)
+      parsed = parseJsonExact(text)
     } catch (error) {
       throw new DecodeError(`value is not valid JSON: ${(error as Error).message}`)
     }
@@ -132,7 +133,7 @@ export class DebeziumDecoder {
       if (!text.startsWith(payloadMarker, at) || !text.startsWith(known.prefix)) continue
       let payload: unknown
       try {
-        payload = JSON.parse(text.slice(at + payloadMarker.length, -1))
+        payload = parseJsonExact(text.slice(at + payloadMarker.length, -1))
       } catch (error) {
         throw new DecodeError(`value is not valid JSON: ${(error as Error).message}`)
       }

@@ -3,12 +3,16 @@
  * across batches, so a table's type only ever grows (INTEGER → BIGINT → DOUBLE, anything + VARCHAR → VARCHAR).
  */
 
+import { ExactNumber } from './exact-json.ts'
+
 const int32Min = -2_147_483_648
 const int32Max = 2_147_483_647
 
 /** The narrowest DuckDB type that holds a JSON value; undefined for null (it says nothing about the type). */
 export function inferJsonType(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined
+  // More digits than a double holds (parseJsonExact): an integer that fits stays BIGINT, exact.
+  if (value instanceof ExactNumber) return /^-?\d{1,19}$/.test(value.text) && BigInt.asIntN(64, BigInt(value.text)) === BigInt(value.text) ? 'BIGINT' : 'DOUBLE'
   switch (typeof value) {
     case 'boolean':
       return 'BOOLEAN'
@@ -61,6 +65,8 @@ export function widenType(a: string | undefined, b: string | undefined): string 
  */
 export function inferredWireValue(value: unknown, type: string): unknown {
   if (value === null || value === undefined) return null
+  // As text, which DuckDB casts exactly (JSON.stringify would write the rounded double).
+  if (value instanceof ExactNumber) return value.text
   if (type === 'VARCHAR' && typeof value !== 'string') return JSON.stringify(value)
   return value
 }

@@ -1,3 +1,4 @@
+import { hasLoneSurrogate } from './connect-schema.ts'
 import { DecodeError } from './debezium-envelope.ts'
 import { maxEpochSecond, minEpochSecond, strictIsoInstant } from './strict-values.ts'
 
@@ -60,6 +61,8 @@ export function decodeIntegrationEvent(text: string | null, fallbackTime: string
     throw new DecodeError(`value is not valid JSON: ${(error as Error).message}`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DecodeError('integration event is not a JSON object')
+  // A lone UTF-16 surrogate ("\ud800") has no UTF-8 form: DuckDB would refuse the whole batch over it.
+  if (hasLoneSurrogate(parsed)) throw new DecodeError('integration event holds text that is not whole Unicode characters (a lone surrogate)')
   const object = parsed as Record<string, unknown>
   const used = new Set<string>()
   const id = pick(object, idKeys, used)

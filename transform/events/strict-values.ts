@@ -1,3 +1,5 @@
+import { ExactNumber } from './exact-json.ts'
+
 /**
  * Strict checks for wire values that Node (and some SQL functions) would accept leniently: a value that
  * fails one is undecodable, and its record goes to the dead letters instead of landing as something else.
@@ -7,7 +9,8 @@
 export class ValueTypeError extends Error {}
 
 export function failValue(expected: string, value: unknown): never {
-  throw new ValueTypeError(`expected ${expected}, got ${JSON.stringify(value)?.slice(0, 80)}`)
+  const shown = value instanceof ExactNumber ? value.text : JSON.stringify(value)
+  throw new ValueTypeError(`expected ${expected}, got ${shown?.slice(0, 80)}`)
 }
 
 // Node's Buffer.from(text, 'base64') skips characters outside the alphabet and ignores misplaced
@@ -39,6 +42,7 @@ const integerRanges: Record<string, [bigint, bigint]> = {
 export function strictInteger(value: unknown, connectType: keyof typeof integerRanges | string = 'int64'): bigint {
   let n: bigint
   if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value)
+  else if (value instanceof ExactNumber && /^-?\d{1,20}$/.test(value.text)) n = BigInt(value.text)
   else if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) n = BigInt(value)
   else return failValue('an integer', value)
   const [min, max] = integerRanges[connectType] ?? integerRanges.int64!
