@@ -21,17 +21,12 @@ export function attemptError(error: unknown, where: { source: string; table: str
   }
   if (isColdpipeError(error)) {
     if (error.context.table !== undefined && error.context.source !== undefined) return error
-    if (refusedValue(error)) {
-      return new ColdpipeError('EXPORT_VALUE_INVALID', `source ${where.source}, table ${where.table}: ${withoutCsvReaderAdvice(error.message)}`, {
-        cause: error,
-        context: { ...error.context, ...where },
-      })
-    }
+    const refused = refusedValue(error)
     const message = error.context.database !== undefined ? withoutCsvReaderAdvice(error.message) : error.message
     // Lake and DuckDB errors know the file or statement but not which export they served.
-    return new ColdpipeError(error.code, `source ${where.source}, table ${where.table}: ${message}`, {
+    return new ColdpipeError(refused ? 'EXPORT_VALUE_INVALID' : error.code, `source ${where.source}, table ${where.table}: ${message}`, {
       cause: error,
-      canRetry: error.canRetry,
+      canRetry: refused ? false : error.canRetry,
       context: { ...error.context, ...where },
     })
   }

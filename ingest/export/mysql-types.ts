@@ -22,7 +22,7 @@ function quote(name: string): string {
  * into the CSV byte for byte (mysql-row-csv.ts: DECIMAL, BIGINT and DATETIME as the server writes them; the
  * session runs with time_zone '+00:00'); a VARCHAR csvType is text, quoted when it needs to be. The CSV
  * writer, told the column types by the result's column definitions, writes a zero date (or one with a zero
- * year, month or day) as NULL and refuses a TIME outside a day, so DATE, TIMESTAMP and TIME stay read as such.
+ * month or day) as NULL and refuses a TIME outside a day, so DATE, TIMESTAMP and TIME stay read as such.
  */
 export function mapMysqlColumn(table: string, info: MysqlColumnInfo): SourceColumn {
   const q = quote(info.name)

@@ -1,3 +1,4 @@
+import { quoteLiteral } from '../../core/duckdb/index.ts'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceColumn } from './source-connector.ts'
 
@@ -62,11 +63,6 @@ function numericType(typmod: number): string {
   return `DECIMAL(${precision},${scale})`
 }
 
-/** A SQL string literal (this module builds DuckDB SQL without core/duckdb). */
-function sqlText(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`
-}
-
 /** Date and time types whose PostgreSQL text may end in ` BC` (years before 1 AD). */
 const eraTypes = new Set(['date', 'timestamp', 'timestamptz'])
 
@@ -115,7 +111,7 @@ export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColum
       duckType: `${element}[]`,
       selectExpr: `array_to_json(${q}::text[])`,
       csvType: 'VARCHAR',
-      convertExpr: `CASE WHEN starts_with($col, '[[') THEN error(${sqlText(refusal)}) ELSE ${convert} END`,
+      convertExpr: `CASE WHEN starts_with($col, '[[') THEN error(${quoteLiteral(refusal)}) ELSE ${convert} END`,
     }
   }
   const typname = attr.typtype === 'd' && attr.baseTypname ? attr.baseTypname : attr.typname
