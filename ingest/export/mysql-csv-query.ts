@@ -208,7 +208,7 @@ export class MysqlCsvQuery extends Readable {
     const { table, column } = this.timeColumns.get(bad.column) ?? { table: '', column: `#${bad.column + 1}` }
     const error = new ColdpipeError(
       'EXPORT_VALUE_INVALID',
-      `column ${column}: MariaDB/MySQL TIME value '${bad.value}' is outside a day (00:00:00 to 23:59:59.999999), which a Parquet/DuckDB TIME cannot hold; leave the column out with \`columns:\`, or export a view that casts it (e.g. TIME_TO_SEC(${column}) or CAST(${column} AS CHAR))`,
+      `column ${column}: MariaDB/MySQL TIME value '${bad.value}' is outside a day (00:00:00 to 24:00:00), which a Parquet/DuckDB TIME cannot hold; leave the column out with \`columns:\`, or export a view that casts it (e.g. TIME_TO_SEC(${column}) or CAST(${column} AS CHAR))`,
       { context: { ...(table ? { table } : {}), column, value: bad.value, reason: 'time-outside-day' } },
     )
     this.fail(error)

@@ -87,6 +87,42 @@ describe('postgres export types', () => {
     }
   })
 
+  it('reads on from a watermark of a BC date or timestamp (DuckDB renders it "(BC)", PostgreSQL wants a trailing BC)', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.digs (id int PRIMARY KEY, found date, dated timestamptz)`)
+    await client.query(`INSERT INTO ${schema}.digs VALUES (1, '0300-01-01 BC', '0300-01-01 00:00:00+00 BC'), (2, '0044-03-15 BC', '0044-03-15 12:30:00.5+00 BC')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const byDate = { name: 'digs', mode: 'incremental' as const, cursor: 'found', key: ['id'], lagSeconds: 0, chunkRows: 100 }
+    const byTime = { ...byDate, cursor: 'dated', lagSeconds: 60 }
+    const run = async (runId: string, table: typeof byDate) => {
+      const [record] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [table] }, { runId })
+      expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
+      return record!
+    }
+    expect((await run('d1', byDate)).rows).toBe(2)
+    // The second run reads after the BC watermark: nothing new, and no PostgreSQL syntax error.
+    expect((await run('d2', byDate)).rows).toBe(0)
+    await client.query(`INSERT INTO ${schema}.digs VALUES (3, '0044-03-16 BC', '0044-03-15 12:30:00.6+00 BC'), (4, '0010-01-01', '0010-01-01 00:00:00+00')`)
+    const third = await run('d3', byDate)
+    expect(third.rows).toBe(2)
+    expect(third.watermarkAfter).toBe('0010-01-01')
+
+    // A timestamptz cursor with a lag window: the first run ends on a BC instant, the next reads from it less the lag.
+    await client.query(`DELETE FROM ${schema}.digs WHERE id >= 3`)
+    const lakeByTime = await tempDir()
+    const timed = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lakeByTime })
+    const [t1] = await timed.runExport({ source: 'shop', timezone: 'UTC', tables: [byTime] }, { runId: 't1' })
+    expect(t1?.status, JSON.stringify(t1?.error)).toBe('committed')
+    expect(t1?.watermarkAfter).toBe('0044-03-15 (BC) 12:30:00.5+00')
+    await client.query(`INSERT INTO ${schema}.digs VALUES (5, NULL, '0044-03-15 12:30:00.7+00 BC')`)
+    const [t2] = await timed.runExport({ source: 'shop', timezone: 'UTC', tables: [byTime] }, { runId: 't2' })
+    expect(t2?.status, JSON.stringify(t2?.error)).toBe('committed')
+    // Row 2 again (inside the 60 s lag) and the new row 5; not the row of 300 BC.
+    expect(t2?.rows).toBe(2)
+    expect(t2?.watermarkAfter).toBe('0044-03-15 (BC) 12:30:00.7+00')
+  })
+
   it('fails a table whose value DuckDB cannot hold (NaN in numeric(p,s)) with the reason and the column, not the CSV reader\'s advice for auto-detected files', async () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`CREATE TABLE ${schema}.prices (id int PRIMARY KEY, price numeric(12,2))`)

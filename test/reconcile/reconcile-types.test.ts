@@ -49,6 +49,29 @@ describe('reconcile renders every exported type the same on both sides', () => {
     expect(Object.fromEntries(diff.different.map((r) => [r.key.id, r.columns]))).toEqual(Object.fromEntries(columns.map((c, i) => [String(11 + i), [c]])))
   }, 180_000)
 
+  it('PostgreSQL: BC and infinite dates and timestamps, alone and in arrays, match; a change to one is found', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.eras (id int PRIMARY KEY, dt date, ts timestamp, tz timestamptz, da date[], ta timestamptz[])`)
+    await client.query(`INSERT INTO ${schema}.eras VALUES
+      (1, '0044-03-15 BC', '0044-03-15 12:30:00.5 BC', '0001-12-31 23:59:59.999999+00 BC', '{"0044-03-15 BC",NULL,"2024-01-01"}', '{"4713-01-01 00:00:00+00 BC"}'),
+      (2, 'infinity', '-infinity', 'infinity', '{infinity,-infinity}', '{-infinity}'),
+      (3, '2024-02-29', '2024-01-02 03:04:05', '2024-06-01 12:00:00+00', '{}', '{}'),
+      (4, '-infinity', 'infinity', '-infinity', NULL, NULL)`)
+    const p = await pipeline({ pg: sourceConfig('postgres', url, schema) }, [{ source: 'pg', timezone: 'UTC', tables: [{ name: 'eras', mode: 'full', key: ['id'], lagSeconds: 0, chunkRows: 1000 }] }])
+    await p.load()
+    const same = (await p.reconcile()).results[0]!
+    expect(same.columnsNotCompared).toEqual([])
+    expect([...same.different, ...same.missing, ...same.extra], JSON.stringify(same.error)).toEqual([])
+    expect(same, JSON.stringify(same.error)).toMatchObject({ status: "match", counts: { sourceRows: 4, warehouseRows: 4 } })
+
+    await client.query(`UPDATE ${schema}.eras SET dt = '0044-03-16 BC' WHERE id = 1`)
+    await client.query(`UPDATE ${schema}.eras SET tz = '-infinity' WHERE id = 2`)
+    await client.query(`UPDATE ${schema}.eras SET da = '{"0044-03-15 BC"}' WHERE id = 3`)
+    const diff = (await p.reconcile()).results[0]!
+    expect(diff.status, JSON.stringify(diff.error)).toBe('mismatch')
+    expect(Object.fromEntries(diff.different.map((r) => [r.key.id, r.columns]))).toEqual({ 1: ['dt'], 2: ['tz'], 3: ['da'] })
+  }, 180_000)
+
   it('MariaDB: decimal, datetime/timestamp, json, uuid, floats, blobs, bit, enum, unsigned, NULLs', async () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.t (
@@ -79,5 +102,29 @@ describe('reconcile renders every exported type the same on both sides', () => {
     const diff = (await p.reconcile()).results[0]!
     expect(diff.status).toBe('mismatch')
     expect(Object.fromEntries(diff.different.map((r) => [r.key.id, r.columns]))).toEqual(Object.fromEntries(columns.map((c, i) => [String(11 + i), [c]])))
+  }, 180_000)
+
+  it('MariaDB without NO_ZERO_DATE: zero dates (landed as NULL) and year 0000 (landed as 1 BC) match; a change to one is found', async () => {
+    const { connection, database, url } = await mysqlDatabase()
+    await connection.query(`SET SESSION sql_mode = ''`)
+    await connection.query(`SET time_zone = '+00:00'`)
+    await connection.query(`CREATE TABLE ${database}.legacy (id int PRIMARY KEY, d date, dt datetime(6), ts timestamp(6) NULL)`)
+    await connection.query(`INSERT INTO ${database}.legacy VALUES
+      (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'),
+      (2, '2024-00-15', '2024-02-00 01:02:03', '2024-01-01 00:00:00'),
+      (3, '0000-03-04', '0000-01-15 10:00:00', '1970-01-01 00:00:01'),
+      (4, '2024-01-15', '2024-02-01 01:02:03.5', NULL)`)
+    const p = await pipeline({ maria: sourceConfig('mysql', url) }, [{ source: 'maria', timezone: 'UTC', tables: [{ name: 'legacy', mode: 'full', key: ['id'], lagSeconds: 0, chunkRows: 1000 }] }])
+    await p.load()
+    const same = (await p.reconcile()).results[0]!
+    expect([...same.different, ...same.missing, ...same.extra], JSON.stringify(same.error)).toEqual([])
+    expect(same).toMatchObject({ status: 'match', counts: { sourceRows: 4, warehouseRows: 4 } })
+
+    await connection.query(`UPDATE ${database}.legacy SET d = '0000-03-05', dt = '0000-01-15 10:00:00.000001' WHERE id = 3`)
+    await connection.query(`UPDATE ${database}.legacy SET d = '2024-01-16' WHERE id = 1`)
+    await connection.query(`UPDATE ${database}.legacy SET dt = '2024-02-01 01:02:03' WHERE id = 2`)
+    const diff = (await p.reconcile()).results[0]!
+    expect(diff.status, JSON.stringify(diff.error)).toBe('mismatch')
+    expect(Object.fromEntries(diff.different.map((r) => [r.key.id, r.columns]))).toEqual({ 1: ['d'], 2: ['dt'], 3: ['d', 'dt'] })
   }, 180_000)
 })

@@ -86,8 +86,10 @@ const postgres: Dialect = {
   canonical(column, q) {
     switch (baseKind(column.duckType)) {
       case 'timestamp':
-      case 'time':
         // extract(epoch) is numeric (exact) since PostgreSQL 14: microseconds since the epoch, whatever the zone.
+        // It is Infinity for ±infinity, which no bigint holds: those keep their text ('infinity', '-infinity').
+        return `CASE WHEN isfinite(${q}) THEN ((extract(epoch from ${q}) * 1000000)::bigint)::text ELSE ${q}::text END`
+      case 'time':
         return `((extract(epoch from ${q}) * 1000000)::bigint)::text`
       case 'blob':
         return `encode(${q}, 'hex')`
@@ -123,8 +125,9 @@ const mysql: Dialect = {
   canonical(column, q) {
     switch (baseKind(column.duckType)) {
       case 'timestamp':
-        // The session runs with time_zone +00:00: TIMESTAMP columns read as UTC, like the export.
-        return `CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${q}) AS CHAR)`
+        // The session runs with time_zone +00:00: TIMESTAMP columns read as UTC, like the export. A zero month or
+        // day lands as NULL; year 0000 as its month, day and time (see yearZeroTimestamp).
+        return `CASE WHEN MONTH(${q}) = 0 OR DAYOFMONTH(${q}) = 0 THEN NULL WHEN YEAR(${q}) = 0 THEN CONCAT('y0 ', DATE_FORMAT(${q}, '%m-%d %H:%i:%s.%f')) ELSE CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${q}) AS CHAR) END`
       case 'time':
         return `CAST(CAST(TIME_TO_SEC(${q}) * 1000000 AS SIGNED) AS CHAR)`
       case 'float':
@@ -132,6 +135,9 @@ const mysql: Dialect = {
         return `CASE WHEN ${q} = 0 THEN '0' ELSE CONCAT(CAST(ROUND(${q} * POW(10, 11 - FLOOR(LOG10(ABS(${q}))))) AS DECIMAL(65,0)), 'e', FLOOR(LOG10(ABS(${q})))) END`
       case 'blob':
         return `LOWER(HEX(${q}))`
+      case 'date':
+        // A zero date, or one with a zero month or day, lands as NULL (mysql-row-csv.ts).
+        return `CASE WHEN MONTH(${q}) = 0 OR DAYOFMONTH(${q}) = 0 THEN NULL ELSE CAST(${q} AS CHAR) END`
       case 'json':
       case 'text':
       case 'list':
@@ -156,7 +162,28 @@ const mysql: Dialect = {
   toText: (expr) => `CAST(${expr} AS CHAR)`,
 }
 
-/** The warehouse side; `source` says which source's renderings to match (floats differ). */
+/**
+ * DuckDB's text of a BC date or timestamp (`0044-03-15 (BC) 12:30:00+00`) as PostgreSQL writes it
+ * (`0044-03-15 12:30:00+00 BC`); other values unchanged.
+ */
+function postgresEra(text: string): string {
+  return `regexp_replace(${text}, '^(\\d+-\\d\\d-\\d\\d) \\(BC\\)(.*)$', '\\1\\2 BC')`
+}
+
+/** MariaDB's year 0000 (a date the export keeps, as 1 BC) as MariaDB writes it. */
+function mysqlYearZero(date: string): string {
+  return `CASE WHEN year(${date}) = 0 THEN '0000' || substr(CAST(${date} AS VARCHAR), 5, 6) ELSE CAST(${date} AS VARCHAR) END`
+}
+
+/**
+ * MariaDB's year 0000 (kept by the export as 1 BC) by month, day and time: MariaDB counts no 29 February in
+ * that year and DuckDB does, so their microseconds from 1970 differ by a day in January and February.
+ */
+function yearZeroTimestamp(timestamp: string): string {
+  return `'y0 ' || strftime(${timestamp}, '%m-%d %H:%M:%S.%f')`
+}
+
+/** The warehouse side; `source` says which source's renderings to match (floats, eras). */
 export function duckdbDialect(source: SourceKind): Dialect {
   return {
     name: 'duckdb',
@@ -166,8 +193,14 @@ export function duckdbDialect(source: SourceKind): Dialect {
       const q = column.warehouseType && column.warehouseType !== column.duckType ? `TRY_CAST(${quoted} AS ${column.duckType})` : quoted
       switch (baseKind(column.duckType)) {
         case 'timestamp':
+          // epoch_us is NULL for ±infinity: those keep their text, as PostgreSQL's side does.
+          return source === 'mysql'
+            ? `CASE WHEN ${q} < TIMESTAMP '0001-01-01' THEN ${yearZeroTimestamp(q)} ELSE CAST(epoch_us(${q}) AS VARCHAR) END`
+            : `CASE WHEN isinf(${q}) THEN CAST(${q} AS VARCHAR) ELSE CAST(epoch_us(${q}) AS VARCHAR) END`
         case 'time':
           return `CAST(epoch_us(${q}) AS VARCHAR)`
+        case 'date':
+          return `CASE WHEN ${q} < DATE '0001-01-01' THEN ${source === 'mysql' ? mysqlYearZero(q) : postgresEra(`CAST(${q} AS VARCHAR)`)} ELSE CAST(${q} AS VARCHAR) END`
         case 'float':
           if (source === 'mysql') {
             const e = `floor(log10(abs(${q})))`
@@ -178,7 +211,9 @@ export function duckdbDialect(source: SourceKind): Dialect {
         case 'blob':
           return `lower(hex(${q}))`
         case 'list':
-          return `CAST(to_json(CAST(${q} AS VARCHAR[])) AS VARCHAR)`
+          return /^(DATE|TIMESTAMP|TIMESTAMPTZ)\[\]$/.test(column.duckType)
+            ? `CAST(to_json(list_transform(CAST(${q} AS VARCHAR[]), e -> ${postgresEra('e')})) AS VARCHAR)`
+            : `CAST(to_json(CAST(${q} AS VARCHAR[])) AS VARCHAR)`
         default:
           return `CAST(${q} AS VARCHAR)`
       }
