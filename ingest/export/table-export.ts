@@ -46,6 +46,8 @@ export interface TableExportOutcome {
 }
 
 const temporalCursor = /^(DATE|TIMESTAMP|TIMESTAMPTZ)$/
+/** Cursor types with values above every other (infinity; NaN for floats). */
+const unboundedCursor = /^(DATE|TIMESTAMP|TIMESTAMPTZ|DOUBLE|REAL|FLOAT)$/
 
 /** DuckDB's read_csv refuses lines longer than its max_line_size, 2,000,000 bytes unless told otherwise. */
 const defaultMaxLineBytes = 2_000_000
@@ -205,7 +207,11 @@ export async function exportTable(
         })
       }
       if (cursor && chunk.rows > 0) {
-        const [row] = await conn.all<{ m: string | null }>(`SELECT max(${quoteIdent(cursor.name)})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})`)
+        const col = quoteIdent(cursor.name)
+        // An infinite (or NaN) cursor never becomes the watermark: nothing compares above it, and every later run
+        // would read nothing. Such rows stay past the watermark and are read again at every run.
+        const finite = unboundedCursor.test(cursor.duckType) ? ` WHERE isfinite(${col})` : ''
+        const [row] = await conn.all<{ m: string | null }>(`SELECT max(${col})::VARCHAR AS m FROM read_parquet(${quoteLiteral(layout.absolute(relativePath))})${finite}`)
         cursorMaxima.push(row?.m ?? null)
       }
       files.push({

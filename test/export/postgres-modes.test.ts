@@ -80,6 +80,26 @@ describe('postgres export modes', () => {
     expect(third.map((r) => r.rows)).toEqual([0, 0])
   })
 
+  it('an infinite or NaN cursor value never becomes the watermark: newer rows are still read (such rows are read at every run)', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE TABLE ${schema}.plans (id bigint PRIMARY KEY, until timestamptz, on_day date, score float8)`)
+    await client.query(`INSERT INTO ${schema}.plans VALUES (1, '2026-01-01 00:00:00+00', '2026-01-01', 1.5), (2, 'infinity', 'infinity', 'Infinity'),
+      (3, '-infinity', '-infinity', '-Infinity'), (4, '2026-01-02 00:00:00+00', '2026-01-02', 'NaN')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { s: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const table = { name: 'plans', mode: 'incremental' as const, key: ['id'], lagSeconds: 0, chunkRows: 2 }
+    const config = { source: 's', timezone: 'UTC', tables: [{ ...table, cursor: 'until' }, { ...table, cursor: 'on_day' }, { ...table, cursor: 'score' }] }
+    const names = (tables: typeof config.tables) => tables.map((t, i) => ({ ...t, name: `plans${i}` }))
+    for (const i of [0, 1, 2]) await client.query(`CREATE VIEW ${schema}.plans${i} AS SELECT * FROM ${schema}.plans`)
+    const runConfig = { ...config, tables: names(config.tables) }
+    const first = await exporter.runExport(runConfig, { runId: 'i1' })
+    expect(first.map((r) => [r.status, r.rows, r.watermarkAfter])).toEqual([['committed', 4, '2026-01-02 00:00:00+00'], ['committed', 4, '2026-01-02'], ['committed', 4, '1.5']])
+    await client.query(`INSERT INTO ${schema}.plans VALUES (5, '2026-01-03 00:00:00+00', '2026-01-03', 2.5)`)
+    const second = await exporter.runExport(runConfig, { runId: 'i2' })
+    // The new row, and the row past every watermark (infinity; for the float cursor NaN too, which sorts above it).
+    expect(second.map((r) => [r.status, r.rows, r.watermarkAfter])).toEqual([['committed', 2, '2026-01-03 00:00:00+00'], ['committed', 2, '2026-01-03'], ['committed', 3, '2.5']])
+  })
+
   it('an id cursor ignores lag; a cursor range re-export leaves the watermark alone', async () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`CREATE TABLE ${schema}.events (id bigint PRIMARY KEY, v text)`)
