@@ -41,7 +41,7 @@ export class MysqlCatalog implements SourceCatalog {
     const tables = await this.rows('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.namespace, name])
     if (tables.length === 0) return undefined
     const columns = await this.rows(
-      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, DATA_TYPE AS dataType FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, DATA_TYPE AS dataType, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
       [this.namespace, name],
     )
     const stats = await this.rows(
@@ -57,7 +57,7 @@ export class MysqlCatalog implements SourceCatalog {
     }
     return {
       name,
-      columns: columns.map((c) => ({ name: String(c.name), type: String(c.type), kind: kindOf(String(c.dataType).toLowerCase()) })),
+      columns: columns.map((c) => ({ name: String(c.name), type: String(c.type), kind: kindOf(String(c.dataType).toLowerCase()), nullable: String(c.nullable) === 'YES' })),
       indexes: [...indexes.values()],
     }
   }

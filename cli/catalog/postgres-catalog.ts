@@ -45,8 +45,8 @@ export class PostgresCatalog implements SourceCatalog {
   async describeTable(name: string): Promise<CatalogTable | undefined> {
     const oid = await this.oidOf(name)
     if (oid === undefined) return undefined
-    const columns = await this.client.query<{ name: string; type: string; category: string }>(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category
+    const columns = await this.client.query<{ name: string; type: string; category: string; notnull: boolean }>(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category, a.attnotnull AS notnull
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [oid],
@@ -60,7 +60,7 @@ export class PostgresCatalog implements SourceCatalog {
     )
     return {
       name,
-      columns: columns.rows.map((c) => ({ name: c.name, type: c.type, kind: kindOf(c.category) })),
+      columns: columns.rows.map((c) => ({ name: c.name, type: c.type, kind: kindOf(c.category), nullable: !c.notnull })),
       // Expression indexes have attnum 0, which joins no column: they show as shorter lists, never as a column they do not cover.
       indexes: indexes.rows.map((i): CatalogIndex => ({ columns: i.columns, unique: i.unique, primary: i.primary })),
     }

@@ -5,6 +5,8 @@ export interface CatalogColumn {
   type: string
   /** What the type allows as an export cursor: an increasing time or number, or neither. */
   kind: 'time' | 'number' | 'other'
+  /** Whether the column may hold NULL (a view's columns always may, as far as the catalog knows). */
+  nullable: boolean
 }
 
 export interface CatalogIndex {

@@ -1,5 +1,5 @@
 import type { ExportTableConfig } from '../../ingest/export/export-config.ts'
-import { hasLeadingIndex, isUniqueKey, primaryKeyOf, type CatalogTable, type SourceCatalog } from '../catalog/index.ts'
+import { hasLeadingIndex, isUniqueKey, primaryKeyOf, type CatalogColumn, type CatalogTable, type SourceCatalog } from '../catalog/index.ts'
 import { fail, ok, warn, type CheckResult } from './check-result.ts'
 
 const listOf = (names: string[]): string => (names.length ? names.join(', ') : 'none')
@@ -53,10 +53,23 @@ function cursorChecks(found: CatalogTable, subject: string, qualified: string, c
   if (column.kind === 'other') {
     return [fail(subject, 'cursor', `cursor column ${cursor} is ${column.type}, neither a time nor a number`, `use a timestamp or number column that grows on every change (time columns: ${listOf(candidates)})`)]
   }
-  const typeResult = ok(subject, 'cursor', `cursor ${cursor} is ${column.type}`)
-  if (hasLeadingIndex(found, cursor)) return [typeResult, ok(subject, 'cursor index', `an index starts with ${cursor}`)]
-  return [
-    typeResult,
-    warn(subject, 'cursor index', `no index starts with ${cursor}: every incremental run reads the whole table`, kind === 'postgres' ? `CREATE INDEX CONCURRENTLY ON ${qualified} (${cursor})` : `CREATE INDEX ${found.name}_${cursor}_idx ON ${qualified} (${cursor})`),
-  ]
+  const results = [ok(subject, 'cursor', `cursor ${cursor} is ${column.type}`)]
+  if (column.nullable) results.push(nullableCursor(subject, qualified, column, kind))
+  results.push(
+    hasLeadingIndex(found, cursor)
+      ? ok(subject, 'cursor index', `an index starts with ${cursor}`)
+      : warn(subject, 'cursor index', `no index starts with ${cursor}: every incremental run reads the whole table`, kind === 'postgres' ? `CREATE INDEX CONCURRENTLY ON ${qualified} (${cursor})` : `CREATE INDEX ${found.name}_${cursor}_idx ON ${qualified} (${cursor})`),
+  )
+  return results
+}
+
+/** `cursor > watermark` is never true for NULL: such rows are read by the first run and by full runs only. */
+function nullableCursor(subject: string, qualified: string, column: CatalogColumn, kind: SourceCatalog['kind']): CheckResult {
+  const c = column.name
+  const time = column.kind === 'time'
+  const fill = time ? `UPDATE ${qualified} SET ${c} = now() WHERE ${c} IS NULL; ` : `give the rows where ${c} IS NULL a value, then `
+  const fix = kind === 'postgres'
+    ? `${fill}ALTER TABLE ${qualified} ${time ? `ALTER COLUMN ${c} SET DEFAULT now(), ` : ''}ALTER COLUMN ${c} SET NOT NULL`
+    : `${fill}ALTER TABLE ${qualified} MODIFY ${c} ${column.type} NOT NULL${time ? ' DEFAULT CURRENT_TIMESTAMP' : ''}`
+  return warn(subject, 'cursor nulls', `cursor ${c} may be NULL: a row whose cursor is NULL is read by the first run and by full runs (--full), never by an incremental run`, `${fix} (a view: coalesce the cursor in the view)`)
 }

@@ -1,4 +1,4 @@
-import { primaryKeyOf, type CatalogTable } from '../catalog/index.ts'
+import { primaryKeyOf, type CatalogColumn, type CatalogTable } from '../catalog/index.ts'
 
 export interface TableSuggestion {
   name: string
@@ -17,8 +17,10 @@ const updateTimeNames = new Set([
 ])
 
 /** The column that says when a row last changed: a time-typed column with an update-time name. */
-export function updateTimeColumn(table: CatalogTable): string | undefined {
-  return table.columns.find((c) => c.kind === 'time' && updateTimeNames.has(c.name.toLowerCase().replace(/_/g, '')))?.name
+export function updateTimeColumn(table: CatalogTable): CatalogColumn | undefined {
+  const candidates = table.columns.filter((c) => c.kind === 'time' && updateTimeNames.has(c.name.toLowerCase().replace(/_/g, '')))
+  // One that is never NULL first: a row whose cursor is NULL is never read incrementally.
+  return candidates.find((c) => !c.nullable) ?? candidates[0]
 }
 
 /**
@@ -27,9 +29,11 @@ export function updateTimeColumn(table: CatalogTable): string | undefined {
  */
 export function suggestTable(table: CatalogTable): TableSuggestion {
   const key = primaryKeyOf(table)
-  const cursor = updateTimeColumn(table)
+  const column = updateTimeColumn(table)
+  const cursor = column?.name
   if (key.length && cursor) {
-    return { name: table.name, mode: 'incremental', cursor, key, reason: `primary key (${key.join(', ')}) and update-time column ${cursor}` }
+    const nulls = column.nullable ? ` (it may be NULL: a row whose ${cursor} is NULL is read by full runs only; see coldpipe check)` : ''
+    return { name: table.name, mode: 'incremental', cursor, key, reason: `primary key (${key.join(', ')}) and update-time column ${cursor}${nulls}` }
   }
   const missing = [key.length ? undefined : 'no primary key', cursor ? undefined : 'no update-time column (e.g. updated_at)'].filter(Boolean).join(' and ')
   return { name: table.name, mode: 'full', ...(key.length ? { key } : {}), reason: `${missing}: re-read in full each run` }

@@ -63,6 +63,10 @@ function expectTableFindings(report: CheckReport): void {
   expect(find(report, 'shop.items', 'cursor').status).toBe('ok')
   expect(find(report, 'shop.items', 'cursor index')).toMatchObject({ status: 'warn', fix: expect.stringMatching(/CREATE INDEX .*\(modified_at\)/) })
   expect(find(report, 'shop.items', 'key')).toMatchObject({ status: 'warn', fix: expect.stringContaining('(id)') })
+  // A cursor that may be NULL: such rows are never read incrementally. orders' is NOT NULL.
+  expect(find(report, 'shop.items', 'cursor nulls')).toMatchObject({ status: 'warn', message: expect.stringContaining('modified_at may be NULL'), fix: expect.stringContaining('NOT NULL') })
+  expect(find(report, 'shop.lines', 'cursor nulls').status).toBe('warn')
+  expect(report.results.some((r) => r.subject === 'shop.orders' && r.check === 'cursor nulls')).toBe(false)
 
   expect(find(report, 'shop.lines', 'key')).toMatchObject({ status: 'fail', message: 'key column line_id does not exist', fix: expect.stringContaining('primary key is (id)') })
   const ghost = find(report, 'shop.ghosts', 'exists')
@@ -111,7 +115,7 @@ describe('coldpipe check', () => {
     expect(text.stdout).toMatch(/^FAIL\s+shop\.customers\s+cursor\s+cursor column updated_at does not exist$/m)
     expect(text.stdout).toMatch(/^WARN\s+shop\.items\s+cursor index\s+no index starts with modified_at/m)
     expect(text.stdout).toMatch(/^\s+fix: CREATE INDEX CONCURRENTLY ON t_\w+\.items \(modified_at\)$/m)
-    expect(text.stdout).toMatch(/^\d+ ok, 3 warnings, 7 failed/m)
+    expect(text.stdout).toMatch(/^\d+ ok, 5 warnings, 7 failed/m)
   }, 120_000)
 
   it('MariaDB: the same findings from information_schema', async () => {
@@ -130,6 +134,7 @@ describe('coldpipe check', () => {
     const report = JSON.parse(run.stdout) as CheckReport
     expectTableFindings(report)
     expect(find(report, 'shop.items', 'cursor index').fix).toMatch(/^CREATE INDEX items_modified_at_idx ON t_\w+\.items \(modified_at\)$/)
+    expect(find(report, 'shop.items', 'cursor nulls').fix).toMatch(/MODIFY modified_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP/)
   }, 120_000)
 
   it('asks the brokers for their topics: a configured topic that is missing is a warning, unreachable brokers a failure', async () => {

@@ -43,7 +43,7 @@ describe('coldpipe init --from', () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`
       CREATE TABLE ${schema}.orders (id bigint PRIMARY KEY, total numeric, created_at timestamptz, updated_at timestamptz);
-      CREATE TABLE ${schema}.order_lines (order_id bigint, line_no int, "lastModified" timestamp, PRIMARY KEY (order_id, line_no));
+      CREATE TABLE ${schema}.order_lines (order_id bigint, line_no int, updated timestamp, "lastModified" timestamp NOT NULL, PRIMARY KEY (order_id, line_no));
       CREATE TABLE ${schema}.audit_log (at timestamptz, modified_at timestamptz, what text);
       CREATE TABLE ${schema}.countries (code text PRIMARY KEY, created_at timestamptz);
       CREATE TABLE ${schema}.notes (id int PRIMARY KEY, updated_at text);
@@ -55,7 +55,9 @@ describe('coldpipe init --from', () => {
     // Each table carries the reason for its mode.
     const text = await readFile(join(dir, 'coldpipe.yaml'), 'utf8')
     expect(text).toMatch(/# full: no primary key/)
-    expect(text).toMatch(/# incremental: primary key \(order_id, line_no\) and update-time column lastModified/)
+    // Of two update-time columns the one that is never NULL; a cursor that may be NULL is pointed out.
+    expect(text).toMatch(/# incremental: primary key \(order_id, line_no\) and update-time column lastModified$/m)
+    expect(text).toMatch(/# incremental: primary key \(id\) and update-time column updated_at \(it may be NULL: a row whose updated_at is NULL is read by full runs only; see coldpipe check\)/)
 
     // The starter config is ready for check: nothing fails (unindexed cursors and the missing snapshot only warn).
     const check = await coldpipe(['--config', join(dir, 'coldpipe.yaml'), 'check', '--json'])
@@ -70,7 +72,7 @@ describe('coldpipe init --from', () => {
     await connection.query(`
       USE ${database};
       CREATE TABLE orders (id bigint PRIMARY KEY, total decimal(10,2), created_at datetime, updated_at datetime(6));
-      CREATE TABLE order_lines (order_id bigint, line_no int, lastModified timestamp NULL, PRIMARY KEY (order_id, line_no));
+      CREATE TABLE order_lines (order_id bigint, line_no int, updated datetime NULL, lastModified timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (order_id, line_no));
       CREATE TABLE audit_log (at datetime, modified_at datetime, what text);
       CREATE TABLE countries (code varchar(2) PRIMARY KEY, created_at datetime);
       CREATE TABLE notes (id int PRIMARY KEY, updated_at varchar(40));
