@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import type { DuckDBConnection, DuckDBExtractedStatements, DuckDBPreparedStatement, DuckDBResultReader, DuckDBValue } from '@duckdb/node-api'
 import { ColdpipeError, messageOf, type ErrorCode } from '../errors.ts'
+import { jsonValueConverter } from './json-values.ts'
 import { streamRowsJson, wrapErrors, type RowStream } from './stream-rows.ts'
 
 type NodeApi = typeof import('@duckdb/node-api')
@@ -191,7 +192,7 @@ class DuckDbDatabase implements Database {
       const reader = await this.connection.streamAndReadUntil(sql, maxRows + 1, toDuckValues(params))
       const names = reader.columnNames()
       const types = reader.columnTypes()
-      const rows = reader.getRowObjectsJson() as Record<string, unknown>[]
+      const rows = reader.convertRowObjects(jsonValueConverter(duckdbApi())) as Record<string, unknown>[]
       return {
         columns: names.map((name, i) => ({ name, type: String(types[i]) })),
         rows: rows.length > maxRows ? rows.slice(0, maxRows) : rows,
@@ -204,7 +205,7 @@ class DuckDbDatabase implements Database {
 
   async streamJson(sql: string, params?: SqlParams): Promise<RowStream> {
     try {
-      const stream = await streamRowsJson(this.connection, sql, toDuckValues(params))
+      const stream = await streamRowsJson(this.connection, sql, toDuckValues(params), jsonValueConverter(duckdbApi()))
       const wrap = (error: unknown): ColdpipeError => this.wrap(error, sql)
       return { columns: stream.columns, chunks: wrapErrors(stream.chunks, wrap) }
     } catch (error) {
@@ -280,7 +281,7 @@ class DuckDbDatabase implements Database {
               const result = await prepared.stream()
               const names = result.columnNames()
               const types = result.columnTypes()
-              const chunks = result.yieldRowsJson() as AsyncIterable<unknown[][]>
+              const chunks = result.yieldConvertedRows(jsonValueConverter(duckdbApi())) as AsyncIterable<unknown[][]>
               return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), chunks: wrapErrors(chunks, wrap) }
             } catch (error) {
               throw wrap(error)
@@ -315,7 +316,7 @@ class DuckDbDatabase implements Database {
 function jsonResult(reader: DuckDBResultReader): QueryResult {
   const names = reader.columnNames()
   const types = reader.columnTypes()
-  return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: reader.getRowObjectsJson() as Record<string, unknown>[] }
+  return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), rows: reader.convertRowObjects(jsonValueConverter(duckdbApi())) as Record<string, unknown>[] }
 }
 
 export async function openDatabase(path: string, options: OpenDatabaseOptions = {}): Promise<Database> {

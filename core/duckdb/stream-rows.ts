@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api'
+import type { DuckDBConnection, DuckDBValue, DuckDBValueConverter, Json } from '@duckdb/node-api'
 import type { ColumnInfo } from './duckdb-database.ts'
 
 /**
@@ -16,13 +16,14 @@ export async function streamRowsJson(
   connection: DuckDBConnection,
   sql: string,
   values: DuckDBValue[] | Record<string, DuckDBValue> | undefined,
+  converter: DuckDBValueConverter<Json>,
 ): Promise<RowStream> {
   const result = await connection.stream(sql, values)
   const names = result.columnNames()
   const types = result.columnTypes()
   return {
     columns: names.map((name, i) => ({ name, type: String(types[i]) })),
-    chunks: result.yieldRowsJson() as AsyncIterable<unknown[][]>,
+    chunks: result.yieldConvertedRows(converter) as AsyncIterable<unknown[][]>,
   }
 }
 

@@ -66,6 +66,21 @@ describe('streamQuery', () => {
     expect(copy).toBeInstanceOf(Error)
   })
 
+  it('both writers write edge values alike, as DuckDB does: ±infinity and BC dates, intervals, nested', { timeout: 60_000 }, async () => {
+    const db = await sandboxedDb(true)
+    const edges = `select range::integer as id, case range when 0 then 'infinity'::date when 1 then '-infinity'::date else date '0044-03-15 (BC)' end as d,
+      interval (range) hour + interval '1 month' as i, [date '-infinity', null] as l, {'i': interval 90 minute, 'd': 'infinity'::date} as s from range(3)`
+    // In CSV the JS encoder writes nested values as JSON text, DuckDB as its own literal: compared in NDJSON only.
+    for (const [format, sql] of [['csv', `select id, d, i from (${edges})`], ['ndjson', edges]] as const) {
+      const own = new Collect()
+      expect(await streamQuery(db, sql, undefined, format, own, { writer: 'duckdb' })).toEqual({ rows: 3, writer: 'duckdb' })
+      const chunks = new Collect()
+      expect(await streamQuery(db, sql, undefined, format, chunks, { writer: 'chunks' })).toEqual({ rows: 3, writer: 'chunks' })
+      // Line ends differ (RFC 4180's CRLF in the JS encoder), values must not.
+      expect(chunks.text().replace(/\r\n/g, '\n')).toBe(own.text())
+    }
+  })
+
   for (const writer of ['duckdb', 'chunks'] as const) {
     it(`stops the query when the caller aborts while the sink is full (${writer})`, { timeout: 60_000 }, async () => {
       const db = await sandboxedDb(true)

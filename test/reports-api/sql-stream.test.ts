@@ -130,6 +130,27 @@ describe('streamed /sql results (stream: true)', () => {
     expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as { id: number }).id)).toEqual(Array.from({ length: rows }, (_, i) => i))
   })
 
+  it('streams edge values as DuckDB writes them: ±infinity and BC dates, intervals, nested in lists and structs; the JSON page alike', { timeout: 120_000 }, async () => {
+    const { url, store, manifest } = await streamApi()
+    // PostgreSQL's infinity dates land in the lake as DuckDB's; node-api's JSON made them 5881580-07-11 and intervals objects.
+    const edgeSql = `select id::integer as id, case id when 0 then 'infinity'::date when 1 then '-infinity'::date when 2 then date '0044-03-15 (BC)' else date '2024-02-29' end as d,
+        case when id % 2 = 0 then 'infinity'::timestamp else timestamp '0044-03-15 (BC) 12:30:00.5' end as ts,
+        interval (id) day + interval '1 year 2 months 04:05:06.5' as i, [date '-infinity', null, date '2024-01-01'] as l,
+        {'d': 'infinity'::date, 'i': interval 90 minute} as s, time '24:00:00' as t
+      from range(4) r(id) order by id`
+    const reference = async (format: 'csv' | 'json') => (await duckdbReference(store.databasePath(manifest.id), format, edgeSql)).split('\n')
+    const csv = await post(url, { sql: edgeSql, stream: true, format: 'csv' })
+    expect(csv.status).toBe(200)
+    expectSameLines(csv.body.toString('utf8').split('\n'), await reference('csv'))
+    const ndjson = await post(url, { sql: edgeSql, stream: true, format: 'ndjson' })
+    expect(ndjson.status).toBe(200)
+    const want = await reference('json')
+    expectSameLines(ndjson.body.toString('utf8').split('\n'), want)
+    const page = JSON.parse((await post(url, { sql: edgeSql })).body.toString('utf8')) as { rows: unknown[] }
+    expect(page.rows).toEqual(want.filter(Boolean).map((line) => JSON.parse(line)))
+    expect(page.rows[1]).toMatchObject({ d: '-infinity', i: '1 year 2 months 1 day 04:05:06.5', l: ['-infinity', null, '2024-01-01'], s: { d: 'infinity', i: '01:30:00' } })
+  })
+
   it('streams Parquet that DuckDB reads back, and refuses JSON streams with 406', { timeout: 120_000 }, async () => {
     const { url, store, manifest } = await streamApi()
     const parquet = await post(url, { sql: allOrdersSql, stream: true, format: 'parquet' })

@@ -60,13 +60,13 @@ export function captureResponses(app: FastifyInstance): ServerResponse[] {
 /** The fixture's orders, whole and in order: what the streaming tests download. */
 export const allOrdersSql = 'select id, buyer_id, unit_price, big_number, created_at, status from ordering.orders order by id'
 
-/** What DuckDB itself writes for `allOrdersSql`, as the reference (an unsandboxed instance of the same snapshot). */
-export async function duckdbReference(databasePath: string, format: 'csv' | 'json'): Promise<string> {
+/** What DuckDB itself writes for `sql` (the fixture's orders by default), as the reference (an unsandboxed instance of the same snapshot). */
+export async function duckdbReference(databasePath: string, format: 'csv' | 'json', sql = allOrdersSql): Promise<string> {
   const dir = await tempDir('coldpipe-stream-ref-')
   const file = join(dir, `reference.${format}`)
   const db = await openDatabase(databasePath, { readOnly: true })
   try {
-    await db.run(`COPY (${allOrdersSql}) TO ${quoteLiteral(file)} (FORMAT ${format}${format === 'csv' ? ', HEADER true' : ''})`)
+    await db.run(`COPY (${sql}) TO ${quoteLiteral(file)} (FORMAT ${format}${format === 'csv' ? ', HEADER true' : ''})`)
   } finally {
     db.close()
   }
