@@ -1,6 +1,5 @@
-import { ColdpipeError } from '../../core/errors.ts'
 import { maxDecimalPrecision } from './postgres-types.ts'
-import type { SourceColumn } from './source-connector.ts'
+import { unsupportedColumn, type SourceColumn } from './source-connector.ts'
 
 /** A row of information_schema.columns, as mysql-connector reads it. */
 export interface MysqlColumnInfo {
@@ -91,8 +90,6 @@ export function mapMysqlColumn(table: string, info: MysqlColumnInfo): SourceColu
     case 'longblob':
       return { ...base, duckType: 'BLOB', selectExpr: `HEX(${q})`, csvType: 'VARCHAR', convertExpr: 'unhex($col)' }
     default:
-      throw new ColdpipeError('EXPORT_TYPE_UNSUPPORTED', `table ${table}, column ${info.name}: type ${info.columnType} has no faithful export mapping`, {
-        context: { table, column: info.name, type: info.columnType },
-      })
+      return unsupportedColumn(table, info.name, info.columnType)
   }
 }

@@ -89,7 +89,7 @@ export class PostgresConnector implements SourceConnector {
     }
     const attrs = await this.query<PgAttribute>(
       `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS formatted, t.typname, t.typtype,
-              et.typname AS "elemTypname", et.typtype AS "elemTyptype", a.atttypmod AS typmod, bt.typname AS "baseTypname"
+              et.typname AS "elemTypname", et.typtype AS "elemTyptype", CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod, bt.typname AS "baseTypname"
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'

@@ -1,6 +1,5 @@
 import { quoteLiteral } from '../../core/duckdb/index.ts'
-import { ColdpipeError } from '../../core/errors.ts'
-import type { SourceColumn } from './source-connector.ts'
+import { unsupportedColumn, type SourceColumn } from './source-connector.ts'
 
 /** A row of pg_attribute joined with pg_type, as postgres-connector reads it. */
 export interface PgAttribute {
@@ -90,11 +89,7 @@ function elementType(typname: string, typtype: string, typmod: number): string |
 export function mapPostgresColumn(table: string, attr: PgAttribute): SourceColumn {
   const q = `"${attr.name.replace(/"/g, '""')}"`
   const base = { name: attr.name, sourceType: attr.formatted }
-  const unsupported = (): never => {
-    throw new ColdpipeError('EXPORT_TYPE_UNSUPPORTED', `table ${table}, column ${attr.name}: type ${attr.formatted} has no faithful export mapping`, {
-      context: { table, column: attr.name, type: attr.formatted },
-    })
-  }
+  const unsupported = (): SourceColumn => unsupportedColumn(table, attr.name, attr.formatted)
   if (attr.elemTypname) {
     const element = elementType(attr.elemTypname, attr.elemTyptype ?? 'b', attr.typmod)
     if (!element) return unsupported()

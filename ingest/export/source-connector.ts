@@ -19,6 +19,24 @@ export interface SourceColumn {
   csvType: string
   /** DuckDB expression turning the CSV column (`$col`, replaced by the quoted name) into `duckType`. */
   convertExpr: string
+  /**
+   * Why the column cannot be exported (a type with no faithful mapping). Such a column is described, not
+   * refused, so a table exports with it left out (`columns:`); exporting it fails with EXPORT_TYPE_UNSUPPORTED.
+   */
+  unsupported?: string
+}
+
+/** A column of a type with no faithful export mapping: described, exported only if left out. */
+export function unsupportedColumn(table: string, name: string, sourceType: string): SourceColumn {
+  return {
+    name,
+    sourceType,
+    duckType: 'VARCHAR',
+    selectExpr: 'NULL',
+    csvType: 'VARCHAR',
+    convertExpr: '$col',
+    unsupported: `table ${table}, column ${name}: type ${sourceType} has no faithful export mapping`,
+  }
 }
 
 export interface SourceTable {

@@ -93,6 +93,17 @@ class AttemptLayout extends LakeLayout {
 }
 
 function selectedColumns(described: SourceTable, config: ExportTableConfig, service: string): SourceTable {
+  const chosen = pickColumns(described, config, service)
+  const refused = chosen.columns.find((c) => c.unsupported)
+  if (refused) {
+    throw new ColdpipeError('EXPORT_TYPE_UNSUPPORTED', `source ${service}, ${refused.unsupported}; leave the column out with columns: (or export a view that casts it to text)`, {
+      context: { source: service, table: config.name, column: refused.name, type: refused.sourceType },
+    })
+  }
+  return chosen
+}
+
+function pickColumns(described: SourceTable, config: ExportTableConfig, service: string): SourceTable {
   if (!config.columns) return described
   const byName = new Map(described.columns.map((c) => [c.name, c]))
   const columns = config.columns.map((name) => {

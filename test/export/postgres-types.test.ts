@@ -123,6 +123,25 @@ describe('postgres export types', () => {
     expect(t2?.watermarkAfter).toBe('0044-03-15 (BC) 12:30:00.7+00')
   })
 
+  it('exports a table with a column of an unmapped type left out by columns:, and names the column and the way out when it is not', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE DOMAIN ${schema}.price AS numeric(10,2) CHECK (VALUE >= 0)`)
+    await client.query(`CREATE TABLE ${schema}.shops (id int PRIMARY KEY, at point, price ${schema}.price, name text)`)
+    await client.query(`INSERT INTO ${schema}.shops VALUES (1, '(1.5,2)', 12.5, 'a'), (2, NULL, NULL, 'b')`)
+    const lake = await tempDir()
+    const exporter = testExporter({ sources: { shop: { kind: 'postgres', url, schema } }, lakeRoot: lake })
+    const table = { name: 'shops', mode: 'full' as const, lagSeconds: 0, chunkRows: 100 }
+    const [whole] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [table] }, { runId: 'u1' })
+    expect(whole?.status).toBe('failed')
+    expect(whole?.error).toMatchObject({ code: 'EXPORT_TYPE_UNSUPPORTED', message: expect.stringMatching(/column at: type point has no faithful export mapping; leave the column out with columns:/) })
+    const [without] = await exporter.runExport({ source: 'shop', timezone: 'UTC', tables: [{ ...table, columns: ['id', 'price', 'name'] }] }, { runId: 'u2' })
+    expect(without?.status, JSON.stringify(without?.error)).toBe('committed')
+    const { rows, columns } = await readExported(lake, 'shop', 'shops', 'id')
+    // A domain over numeric(10,2) keeps the base type's precision and scale.
+    expect(Object.fromEntries(columns.map((c) => [c.name, c.type]))).toMatchObject({ id: 'INTEGER', price: 'DECIMAL(10,2)', name: 'VARCHAR' })
+    expect(rows.map(({ id, price, name }) => ({ id, price, name }))).toEqual([{ id: 1, price: '12.50', name: 'a' }, { id: 2, price: null, name: 'b' }])
+  })
+
   it('fails a table whose value DuckDB cannot hold (NaN in numeric(p,s)) with the reason and the column, not the CSV reader\'s advice for auto-detected files', async () => {
     const { client, schema, url } = await postgresSchema()
     await client.query(`CREATE TABLE ${schema}.prices (id int PRIMARY KEY, price numeric(12,2))`)

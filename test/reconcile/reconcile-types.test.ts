@@ -72,6 +72,20 @@ describe('reconcile renders every exported type the same on both sides', () => {
     expect(Object.fromEntries(diff.different.map((r) => [r.key.id, r.columns]))).toEqual({ 1: ['dt'], 2: ['tz'], 3: ['da'] })
   }, 180_000)
 
+  it('PostgreSQL: a column of an unmapped type, left out of the export by columns:, is left out of the comparison too', async () => {
+    const { client, schema, url } = await postgresSchema()
+    await client.query(`CREATE DOMAIN ${schema}.price AS numeric(10,2)`)
+    await client.query(`CREATE TABLE ${schema}.shops (id int PRIMARY KEY, at point, price ${schema}.price, name text)`)
+    await client.query(`INSERT INTO ${schema}.shops VALUES (1, '(1,2)', 12.5, 'a'), (2, NULL, NULL, 'b')`)
+    const p = await pipeline({ pg: sourceConfig('postgres', url, schema) }, [{ source: 'pg', timezone: 'UTC', tables: [{ name: 'shops', mode: 'full', key: ['id'], columns: ['id', 'price', 'name'], lagSeconds: 0, chunkRows: 1000 }] }])
+    await p.load()
+    const same = (await p.reconcile()).results[0]!
+    expect(same, JSON.stringify(same.error)).toMatchObject({ status: 'match', columnsCompared: ['id', 'price', 'name'] })
+    await client.query(`UPDATE ${schema}.shops SET price = 12.51 WHERE id = 1`)
+    const diff = (await p.reconcile()).results[0]!
+    expect(diff.different).toEqual([{ key: { id: '1' }, columns: ['price'] }])
+  }, 180_000)
+
   it('MariaDB: decimal, datetime/timestamp, json, uuid, floats, blobs, bit, enum, unsigned, NULLs', async () => {
     const { connection, database, url } = await mysqlDatabase()
     await connection.query(`CREATE TABLE ${database}.t (

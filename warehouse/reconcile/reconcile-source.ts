@@ -167,7 +167,7 @@ export class ReconcileSource {
       if (rel.length === 0) return undefined
       const attrs = await this.query(
         `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS formatted, t.typname, t.typtype,
-                et.typname AS "elemTypname", et.typtype AS "elemTyptype", a.atttypmod::text AS typmod, bt.typname AS "baseTypname"
+                et.typname AS "elemTypname", et.typtype AS "elemTyptype", (CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)::text AS typmod, bt.typname AS "baseTypname"
          FROM pg_attribute a
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
