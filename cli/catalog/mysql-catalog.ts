@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise'
+import { mapMysqlColumn, mysqlCheckClausesSql, mysqlColumnInfos, mysqlColumnsSql, type MysqlColumnRow } from '../../ingest/export/mysql-types.ts'
 import type { CatalogColumn, CatalogIndex, CatalogTable, SourceCatalog } from './source-catalog.ts'
 
 const timeTypes = new Set(['date', 'datetime', 'timestamp'])
@@ -40,10 +41,9 @@ export class MysqlCatalog implements SourceCatalog {
   async describeTable(name: string): Promise<CatalogTable | undefined> {
     const tables = await this.rows('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.namespace, name])
     if (tables.length === 0) return undefined
-    const columns = await this.rows(
-      'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, DATA_TYPE AS dataType, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-      [this.namespace, name],
-    )
+    const columns = await this.rows(mysqlColumnsSql, [this.namespace, name])
+    const clauses = await this.rows(mysqlCheckClausesSql, [this.namespace, name]).then((rows) => rows.map((r) => String(r.clause)), () => [])
+    const infos = mysqlColumnInfos(columns as unknown as MysqlColumnRow[], clauses)
     const stats = await this.rows(
       'SELECT INDEX_NAME AS indexName, NON_UNIQUE AS nonUnique, COLUMN_NAME AS columnName FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX',
       [this.namespace, name],
@@ -57,7 +57,10 @@ export class MysqlCatalog implements SourceCatalog {
     }
     return {
       name,
-      columns: columns.map((c) => ({ name: String(c.name), type: String(c.type), kind: kindOf(String(c.dataType).toLowerCase()), nullable: String(c.nullable) === 'YES' })),
+      columns: infos.map((info, i) => {
+        const unsupported = mapMysqlColumn(name, info).unsupported
+        return { name: info.name, type: info.columnType, kind: kindOf(info.dataType.toLowerCase()), nullable: String(columns[i]!.nullable) === 'YES', ...(unsupported ? { unsupported } : {}) }
+      }),
       indexes: [...indexes.values()],
     }
   }

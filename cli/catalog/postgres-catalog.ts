@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { mapPostgresColumn, pgAttributesSql, type PgAttribute } from '../../ingest/export/postgres-types.ts'
 import type { CatalogColumn, CatalogIndex, CatalogTable, SourceCatalog } from './source-catalog.ts'
 
 /** pg_type.typcategory: D date/time, N numeric. */
@@ -45,12 +46,7 @@ export class PostgresCatalog implements SourceCatalog {
   async describeTable(name: string): Promise<CatalogTable | undefined> {
     const oid = await this.oidOf(name)
     if (oid === undefined) return undefined
-    const columns = await this.client.query<{ name: string; type: string; category: string; notnull: boolean }>(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category, a.attnotnull AS notnull
-         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-        WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-      [oid],
-    )
+    const columns = await this.client.query<PgAttribute & { category: string; notnull: boolean }>(pgAttributesSql, [oid])
     const indexes = await this.client.query<{ columns: string[]; unique: boolean; primary: boolean }>(
       `SELECT i.indisunique AS unique, i.indisprimary AS primary,
               ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
@@ -60,7 +56,10 @@ export class PostgresCatalog implements SourceCatalog {
     )
     return {
       name,
-      columns: columns.rows.map((c) => ({ name: c.name, type: c.type, kind: kindOf(c.category), nullable: !c.notnull })),
+      columns: columns.rows.map((c) => {
+        const unsupported = mapPostgresColumn(name, c).unsupported
+        return { name: c.name, type: c.formatted, kind: kindOf(c.category), nullable: !c.notnull, ...(unsupported ? { unsupported } : {}) }
+      }),
       // Expression indexes have attnum 0, which joins no column: they show as shorter lists, never as a column they do not cover.
       indexes: indexes.rows.map((i): CatalogIndex => ({ columns: i.columns, unique: i.unique, primary: i.primary })),
     }

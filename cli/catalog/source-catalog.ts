@@ -7,6 +7,8 @@ export interface CatalogColumn {
   kind: 'time' | 'number' | 'other'
   /** Whether the column may hold NULL (a view's columns always may, as far as the catalog knows). */
   nullable: boolean
+  /** Why the export cannot carry the column (a type with no faithful mapping); absent when it can. */
+  unsupported?: string
 }
 
 export interface CatalogIndex {

@@ -29,6 +29,12 @@ export async function checkTable(catalog: SourceCatalog, source: string, table: 
   if (missingColumns.length) {
     results.push(fail(subject, 'columns', `columns ${missingColumns.join(', ')} do not exist`, `correct ${path}.columns (columns of ${qualified}: ${listOf([...names])})`))
   }
+  const exported = table.columns ? found.columns.filter((c) => table.columns!.includes(c.name)) : found.columns
+  const refused = exported.filter((c) => c.unsupported)
+  if (refused.length) {
+    const rest = (table.columns ?? found.columns.map((c) => c.name)).filter((n) => !refused.some((c) => c.name === n))
+    results.push(fail(subject, 'column types', refused.map((c) => `column ${c.name}: type ${c.type} has no faithful export mapping`).join('; '), `leave ${refused.length > 1 ? 'them' : 'it'} out: ${path}.columns: [${rest.join(', ')}] (or export a view that casts ${refused.length > 1 ? 'them' : 'it'} to text)`))
+  }
   if (table.key) results.push(keyCheck(found, subject, table.key, path))
   if (table.cursor) results.push(...cursorChecks(found, subject, qualified, table.cursor, path, catalog.kind))
   return results

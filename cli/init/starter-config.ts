@@ -28,7 +28,7 @@ export function starterConfigYaml(input: StarterConfigInput): string {
         source: input.sourceName,
         schedule: '0 2 * * *',
         timezone: 'UTC',
-        tables: input.tables.map((t) => ({ name: t.name, mode: t.mode, ...(t.cursor ? { cursor: t.cursor } : {}), ...(t.key ? { key: t.key } : {}) })),
+        tables: input.tables.map((t) => ({ name: t.name, mode: t.mode, ...(t.cursor ? { cursor: t.cursor } : {}), ...(t.key ? { key: t.key } : {}), ...(t.columns ? { columns: t.columns } : {}) })),
       },
     ],
     jobs: { publish: { schedule: '30 6 * * *', timezone: 'UTC' } },

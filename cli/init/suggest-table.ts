@@ -5,6 +5,8 @@ export interface TableSuggestion {
   mode: 'incremental' | 'full'
   cursor?: string
   key?: string[]
+  /** The columns to export when some cannot be (types with no faithful mapping); absent: all of them. */
+  columns?: string[]
   /** Why this mode, written above the table in the starter config. */
   reason: string
 }
@@ -28,6 +30,17 @@ export function updateTimeColumn(table: CatalogTable): CatalogColumn | undefined
  * full otherwise, which re-reads the whole table each run but needs nothing from it.
  */
 export function suggestTable(table: CatalogTable): TableSuggestion {
+  const suggestion = suggestMode(table)
+  const refused = table.columns.filter((c) => c.unsupported)
+  if (refused.length === 0) return suggestion
+  return {
+    ...suggestion,
+    columns: table.columns.filter((c) => !c.unsupported).map((c) => c.name),
+    reason: `${suggestion.reason}; left out, no faithful export mapping: ${refused.map((c) => `${c.name} (${c.type})`).join(', ')}`,
+  }
+}
+
+function suggestMode(table: CatalogTable): TableSuggestion {
   const key = primaryKeyOf(table)
   const column = updateTimeColumn(table)
   const cursor = column?.name

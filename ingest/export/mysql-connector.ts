@@ -1,7 +1,7 @@
 import mysql from 'mysql2'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
-import { mapMysqlColumn, type MysqlColumnInfo } from './mysql-types.ts'
+import { mapMysqlColumn, mysqlCheckClausesSql, mysqlColumnInfos, mysqlColumnsSql, type MysqlColumnRow } from './mysql-types.ts'
 import { MysqlCsvQuery, type MysqlCommandConnection } from './mysql-csv-query.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { settleWithin } from './settle-within.ts'
@@ -101,29 +101,14 @@ export class MysqlConnector implements SourceConnector {
         context: { source: this.sourceName, schema: this.database, table },
       })
     }
-    const columns = await this.query<{ name: string; dataType: string; columnType: string; precision: string | null; scale: string | null }>(
-      `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, NUMERIC_PRECISION AS \`precision\`, NUMERIC_SCALE AS scale
-       FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-      [this.database, table],
-    )
-    let jsonColumns = new Set<string>()
+    const columns = await this.query<MysqlColumnRow>(mysqlColumnsSql, [this.database, table])
+    let clauses: string[] = []
     try {
-      const checks = await this.query<{ clause: string }>(
-        'SELECT CHECK_CLAUSE AS clause FROM information_schema.check_constraints WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
-        [this.database, table],
-      )
-      jsonColumns = new Set(checks.map((c) => /^json_valid\(`(.+)`\)$/i.exec(c.clause.trim())?.[1]).filter((n): n is string => !!n))
+      clauses = (await this.query<{ clause: string }>(mysqlCheckClausesSql, [this.database, table])).map((c) => c.clause)
     } catch {
       // MySQL before 8.0.16 has no check_constraints; its JSON type is reported as json anyway.
     }
-    const infos: MysqlColumnInfo[] = columns.map((c) => ({
-      name: c.name,
-      dataType: c.dataType,
-      columnType: c.columnType,
-      precision: c.precision === null ? null : Number(c.precision),
-      scale: c.scale === null ? null : Number(c.scale),
-      isJson: jsonColumns.has(c.name) || c.dataType.toLowerCase() === 'json',
-    }))
+    const infos = mysqlColumnInfos(columns, clauses)
     return { name: table, columns: infos.map((info) => mapMysqlColumn(table, info)), estimatedRows: Number(tables[0]!.rows ?? 0) }
   }
 

@@ -12,6 +12,35 @@ export interface MysqlColumnInfo {
   isJson: boolean
 }
 
+/** The columns of table `?` in schema `?`, in order: rows for mysqlColumnInfos (the export, reconciliation and `coldpipe check`). */
+export const mysqlColumnsSql = `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, NUMERIC_PRECISION AS \`precision\`, NUMERIC_SCALE AS scale, IS_NULLABLE AS nullable
+  FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`
+
+/** The CHECK clauses of table `?` in schema `?` (MariaDB's JSON is a json_valid check); MySQL before 8.0.16 has no such view. */
+export const mysqlCheckClausesSql = 'SELECT CHECK_CLAUSE AS clause FROM information_schema.check_constraints WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?'
+
+/** A row of mysqlColumnsSql. */
+export interface MysqlColumnRow {
+  name: string
+  dataType: string
+  columnType: string
+  precision: string | number | null
+  scale: string | number | null
+}
+
+/** The column infos of mysqlColumnsSql's rows, JSON columns told by the table's check clauses. */
+export function mysqlColumnInfos(rows: MysqlColumnRow[], checkClauses: (string | null)[]): MysqlColumnInfo[] {
+  const jsonColumns = new Set(checkClauses.map((c) => /^json_valid\(`(.+)`\)$/i.exec((c ?? '').trim())?.[1]).filter((n): n is string => !!n))
+  return rows.map((c) => ({
+    name: String(c.name),
+    dataType: String(c.dataType),
+    columnType: String(c.columnType),
+    precision: c.precision === null ? null : Number(c.precision),
+    scale: c.scale === null ? null : Number(c.scale),
+    isJson: jsonColumns.has(String(c.name)) || String(c.dataType).toLowerCase() === 'json',
+  }))
+}
+
 function quote(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``
 }

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
-import { mapPostgresColumn, type PgAttribute } from './postgres-types.ts'
+import { mapPostgresColumn, pgAttributesSql, type PgAttribute } from './postgres-types.ts'
 import type { CsvBatch } from './source-connector.ts'
 import { CopyRows } from './pg-copy-rows.ts'
 import { copyStatement, quotePgIdent as quoteIdent } from './pg-copy-statement.ts'
@@ -88,13 +88,7 @@ export class PostgresConnector implements SourceConnector {
       })
     }
     const attrs = await this.query<PgAttribute>(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS formatted, t.typname, t.typtype,
-              et.typname AS "elemTypname", et.typtype AS "elemTyptype", CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod, bt.typname AS "baseTypname"
-       FROM pg_attribute a
-       JOIN pg_type t ON t.oid = a.atttypid
-       LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
-       LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
-       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      pgAttributesSql,
       [rel[0]!.oid],
       `cannot describe ${table}`,
     )

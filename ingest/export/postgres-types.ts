@@ -17,6 +17,19 @@ export interface PgAttribute {
   baseTypname: string | null
 }
 
+/**
+ * The columns of relation `$1` (an oid) as PgAttribute rows, in order; read by the export, reconciliation and
+ * `coldpipe check` alike. A domain's typmod is its own (`numeric(10,2)`), not the column's (-1).
+ */
+export const pgAttributesSql = `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS formatted, t.typname, t.typtype,
+       et.typname AS "elemTypname", et.typtype AS "elemTyptype", CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
+       bt.typname AS "baseTypname", t.typcategory AS category, a.attnotnull AS notnull
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+  LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
+ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
+
 const scalarTypes: Record<string, string> = {
   int2: 'SMALLINT',
   int4: 'INTEGER',

@@ -90,6 +90,8 @@ describe('coldpipe check', () => {
       CREATE TABLE ${schema}.lines (id int PRIMARY KEY, updated_at timestamptz);
       CREATE INDEX ON ${schema}.lines (updated_at);
       CREATE TABLE ${schema}.secrets (id int PRIMARY KEY, updated_at timestamptz);
+      CREATE TABLE ${schema}.places (id int PRIMARY KEY, at point, area polygon, name text);
+      CREATE TABLE ${schema}.spots (id int PRIMARY KEY, at point, name text);
     `)
     // A login role that may read every table but one.
     const role = `check_${randomUUID().slice(0, 8)}`
@@ -99,14 +101,18 @@ describe('coldpipe check', () => {
     })
     const roleUrl = url.replace(/\/\/[^@/]+@/, `//${role}@`)
     const dir = await tempDir()
-    const file = await writeConfig(dir, { kind: 'postgres', url: roleUrl, schema }, [{ name: 'secrets', mode: 'full' }])
+    // A table with columns of types the export cannot carry, and one that leaves such a column out.
+    const file = await writeConfig(dir, { kind: 'postgres', url: roleUrl, schema }, [{ name: 'secrets', mode: 'full' }, { name: 'places', mode: 'full' }, { name: 'spots', mode: 'full', columns: ['id', 'name'] }])
 
     const run = await coldpipe(['--config', file, 'check', '--json'])
     expect(run.code).toBe(1)
     const report = JSON.parse(run.stdout) as CheckReport
     const secret = find(report, 'shop.secrets', 'select')
     expect(secret).toMatchObject({ status: 'fail', fix: `GRANT SELECT ON ${schema}.secrets TO <the user in the source URL>` })
-    expectTableFindings({ ...report, counts: { ...report.counts, fail: report.counts.fail - 1 }, results: report.results.filter((r) => r !== secret) })
+    const places = find(report, 'shop.places', 'column types')
+    expect(places).toMatchObject({ status: 'fail', message: 'column at: type point has no faithful export mapping; column area: type polygon has no faithful export mapping', fix: expect.stringContaining('exports[0].tables[6].columns: [id, name]') })
+    expect(report.results.some((r) => r.subject === 'shop.spots' && r.status === 'fail')).toBe(false)
+    expectTableFindings({ ...report, counts: { ...report.counts, fail: report.counts.fail - 2 }, results: report.results.filter((r) => r !== secret && r !== places) })
     expect(find(report, 'shop.orders', 'select').status).toBe('ok')
 
     // The same findings on a terminal: a line each, the fix under it, the counts last.
@@ -115,7 +121,7 @@ describe('coldpipe check', () => {
     expect(text.stdout).toMatch(/^FAIL\s+shop\.customers\s+cursor\s+cursor column updated_at does not exist$/m)
     expect(text.stdout).toMatch(/^WARN\s+shop\.items\s+cursor index\s+no index starts with modified_at/m)
     expect(text.stdout).toMatch(/^\s+fix: CREATE INDEX CONCURRENTLY ON t_\w+\.items \(modified_at\)$/m)
-    expect(text.stdout).toMatch(/^\d+ ok, 5 warnings, 7 failed/m)
+    expect(text.stdout).toMatch(/^\d+ ok, 5 warnings, 8 failed/m)
   }, 120_000)
 
   it('MariaDB: the same findings from information_schema', async () => {

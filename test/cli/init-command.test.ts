@@ -47,14 +47,19 @@ describe('coldpipe init --from', () => {
       CREATE TABLE ${schema}.audit_log (at timestamptz, modified_at timestamptz, what text);
       CREATE TABLE ${schema}.countries (code text PRIMARY KEY, created_at timestamptz);
       CREATE TABLE ${schema}.notes (id int PRIMARY KEY, updated_at text);
+      CREATE TABLE ${schema}.places (id int PRIMARY KEY, at point, name text);
     `)
     const dir = await tempDir()
     const config = await initAndLoad(dir, ['--from', url, '--schema', schema, '--name', 'shop'])
-    expectSuggestions(config, 'shop')
+    // A column of a type the export cannot carry is left out, and said so.
+    const places = config.exports[0]!.tables!.find((t) => t.name === 'places')
+    expect(places).toMatchObject({ mode: 'full', key: ['id'], columns: ['id', 'name'] })
+    expectSuggestions({ ...config, exports: [{ ...config.exports[0]!, tables: config.exports[0]!.tables!.filter((t) => t !== places) }] }, 'shop')
     expect(config.sources.shop).toMatchObject({ kind: 'postgres', url, schema })
     // Each table carries the reason for its mode.
     const text = await readFile(join(dir, 'coldpipe.yaml'), 'utf8')
     expect(text).toMatch(/# full: no primary key/)
+    expect(text).toMatch(/# full: no update-time column \(e\.g\. updated_at\): re-read in full each run; left out, no faithful export mapping: at \(point\)/)
     // Of two update-time columns the one that is never NULL; a cursor that may be NULL is pointed out.
     expect(text).toMatch(/# incremental: primary key \(order_id, line_no\) and update-time column lastModified$/m)
     expect(text).toMatch(/# incremental: primary key \(id\) and update-time column updated_at \(it may be NULL: a row whose updated_at is NULL is read by full runs only; see coldpipe check\)/)

@@ -3,8 +3,8 @@ import pg from 'pg'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from '../../ingest/export/export-config.ts'
 import { createTextConnection } from '../../ingest/export/mysql-connector.ts'
-import { mapMysqlColumn, type MysqlColumnInfo } from '../../ingest/export/mysql-types.ts'
-import { mapPostgresColumn, type PgAttribute } from '../../ingest/export/postgres-types.ts'
+import { mapMysqlColumn, mysqlCheckClausesSql, mysqlColumnInfos, mysqlColumnsSql, type MysqlColumnRow } from '../../ingest/export/mysql-types.ts'
+import { mapPostgresColumn, pgAttributesSql, type PgAttribute } from '../../ingest/export/postgres-types.ts'
 import { settleWithin } from '../../ingest/export/settle-within.ts'
 import type { SourceColumn } from '../../ingest/export/source-connector.ts'
 import { sourceError } from '../../ingest/export/source-errors.ts'
@@ -165,39 +165,18 @@ export class ReconcileSource {
         `cannot describe ${table}`, 'catalog', [this.schema, table],
       )
       if (rel.length === 0) return undefined
-      const attrs = await this.query(
-        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS formatted, t.typname, t.typtype,
-                et.typname AS "elemTypname", et.typtype AS "elemTyptype", (CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)::text AS typmod, bt.typname AS "baseTypname"
-         FROM pg_attribute a
-         JOIN pg_type t ON t.oid = a.atttypid
-         LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
-         LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
-         WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-        `cannot describe ${table}`, 'catalog', [rel[0]!.oid],
-      )
+      const attrs = await this.query(pgAttributesSql, `cannot describe ${table}`, 'catalog', [rel[0]!.oid])
       return attrs.map((a) => mapPostgresColumn(table, { ...(a as unknown as PgAttribute), typmod: Number(a.typmod) }))
     }
-    const columns = await this.query(
-      `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, NUMERIC_PRECISION AS \`precision\`, NUMERIC_SCALE AS scale
-       FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-      `cannot describe ${table}`, 'catalog', [this.schema, table],
-    )
+    const columns = await this.query(mysqlColumnsSql, `cannot describe ${table}`, 'catalog', [this.schema, table])
     if (columns.length === 0) return undefined
-    let jsonColumns = new Set<string>()
+    let clauses: (string | null)[] = []
     try {
-      const checks = await this.query('SELECT CHECK_CLAUSE AS clause FROM information_schema.check_constraints WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?', `cannot describe ${table}`, 'catalog', [this.schema, table])
-      jsonColumns = new Set(checks.map((c) => /^json_valid\(`(.+)`\)$/i.exec((c.clause ?? '').trim())?.[1]).filter((n): n is string => !!n))
+      clauses = (await this.query(mysqlCheckClausesSql, `cannot describe ${table}`, 'catalog', [this.schema, table])).map((c) => c.clause ?? null)
     } catch {
       // MySQL before 8.0.16 has no check_constraints; its JSON type is reported as json anyway.
     }
-    const infos: MysqlColumnInfo[] = columns.map((c) => ({
-      name: c.name!,
-      dataType: c.dataType!,
-      columnType: c.columnType!,
-      precision: c.precision === null ? null : Number(c.precision),
-      scale: c.scale === null ? null : Number(c.scale),
-      isJson: jsonColumns.has(c.name!) || c.dataType!.toLowerCase() === 'json',
-    }))
+    const infos = mysqlColumnInfos(columns as unknown as MysqlColumnRow[], clauses)
     return infos.map((info) => mapMysqlColumn(table, info))
   }
 
