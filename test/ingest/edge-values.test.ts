@@ -99,6 +99,10 @@ const kinds: [string, Schema, Edge[]][] = [
       ['-62135596800001', dead(/timestamp in years 0001 to 9999/)],
       ['253402300799999', '9999-12-31 23:59:59.999'],
       ['253402300800000', dead(/timestamp in years 0001 to 9999/)],
+      // PostgreSQL's infinity and -infinity as Debezium writes them for a timestamp(3) column.
+      ['9223372036825200', 'infinity'],
+      ['-9223372036832400', '-infinity'],
+      ['9223372036825201', dead(/timestamp in years 0001 to 9999/)],
     ],
   ],
   ['Connect timestamps', { type: 'int64', name: 'org.apache.kafka.connect.data.Timestamp' }, [['-86400001', '1969-12-30 23:59:59.999']]],
@@ -113,7 +117,10 @@ const kinds: [string, Schema, Edge[]][] = [
       ['-62135596799999999', '0001-01-01 00:00:00.000001'],
       ['-62135596800000001', dead(/timestamp in years 0001 to 9999/)],
       ['253402300799999999', '9999-12-31 23:59:59.999999'],
-      ['9223372036825200000', dead(/timestamp in years 0001 to 9999/)], // Postgres 'infinity'
+      // PostgreSQL's infinity and -infinity as Debezium writes them (JDBC's DATE_POSITIVE_INFINITY as microseconds).
+      ['9223372036825200000', 'infinity'],
+      ['-9223372036832400000', '-infinity'],
+      ['9223372036825199999', dead(/timestamp in years 0001 to 9999/)],
       ['1704067200123456.5', dead(/an integer/), 'js-only'],
     ],
   ],
@@ -145,6 +152,10 @@ const kinds: [string, Schema, Edge[]][] = [
       [str('0001-01-01T00:00:00Z'), '0001-01-01 00:00:00+00'],
       [str('0001-01-01T00:00:00+01:00'), '0001-12-31 (BC) 23:00:00+00'], // the same instant, in 1 BC as UTC
       [str('9999-12-31T23:59:59.999999Z'), '9999-12-31 23:59:59.999999+00'],
+      // Debezium writes PostgreSQL's infinite timestamptz as these words.
+      [str('infinity'), 'infinity'],
+      [str('-infinity'), '-infinity'],
+      [str('Infinity'), dead(/ISO-8601/)],
       // Java's ISO form of 15 March 44 BC and of year 10000: DuckDB reads the first, but years before 0001 are refused alike.
       [str('-0043-03-15T12:00:00Z'), dead(/ISO-8601/)],
       [str('+10000-01-01T00:00:00Z'), dead(/ISO-8601/)],

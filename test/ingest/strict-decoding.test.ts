@@ -54,8 +54,9 @@ describe('strict value decoding', () => {
     expect(convert(date, 2_932_896)).toBe('9999-12-31')
     expect(() => convert(date, 999_999_999)).toThrow(/date/)
     const micros = { type: 'int64', name: 'io.debezium.time.MicroTimestamp' }
-    // Postgres 'infinity' as Debezium encodes it: far past any year a TIMESTAMP column renders alike.
-    expect(() => convert(micros, '9223372036825200000')).toThrow(/timestamp/)
+    // Postgres 'infinity' as Debezium encodes it lands as DuckDB's infinity; a count one off is impossible.
+    expect(convert(micros, '9223372036825200000')).toBe('infinity')
+    expect(() => convert(micros, '9223372036825200001')).toThrow(/timestamp/)
     expect(() => convert({ type: 'int64', name: 'io.debezium.time.Timestamp' }, 253_402_300_800_000)).toThrow(/timestamp/)
     const time = { type: 'int64', name: 'io.debezium.time.MicroTime' }
     expect(convert(time, 86_400_000_000)).toBe('24:00:00.000000')

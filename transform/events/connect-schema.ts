@@ -80,7 +80,25 @@ export function epochDaysToDate(days: number): string {
 }
 
 /** A count of `unitsPerSecond` since the epoch as `YYYY-MM-DD HH:MM:SS.fffffffff` with exact fractional digits. */
+/**
+ * How Debezium's PostgreSQL connector writes `infinity` and `-infinity` of a TIMESTAMP column (PostgreSQL JDBC's
+ * DATE_POSITIVE_INFINITY / DATE_NEGATIVE_INFINITY, taken as microseconds), by the count's units per second; a
+ * ZonedTimestamp is the text `infinity` / `-infinity`. They land as DuckDB's infinities, as an export of the same
+ * row does; no real timestamp has such a count (years past 290,000).
+ */
+export const infinityCounts: Record<string, { positive: bigint; negative: bigint }> = {
+  '1000': { positive: 9_223_372_036_825_200n, negative: -9_223_372_036_832_400n },
+  '1000000': { positive: 9_223_372_036_825_200_000n, negative: -9_223_372_036_832_400_000n },
+}
+
+function infiniteTimestamp(count: bigint, unitsPerSecond: bigint): string | undefined {
+  const sentinel = infinityCounts[String(unitsPerSecond)]
+  return sentinel === undefined ? undefined : count === sentinel.positive ? 'infinity' : count === sentinel.negative ? '-infinity' : undefined
+}
+
 export function epochToTimestamp(count: bigint, unitsPerSecond: bigint, fractionDigits: number): string {
+  const infinite = infiniteTimestamp(count, unitsPerSecond)
+  if (infinite) return infinite
   let seconds = count / unitsPerSecond
   let fraction = count % unitsPerSecond
   if (fraction < 0n) {
@@ -271,6 +289,7 @@ function typeConnectFieldOnly(schema: ConnectSchema, name: string): TypedField {
       return {
         spec: { name, type: 'TIMESTAMPTZ' },
         convert: (v) => {
+          if (v === 'infinity' || v === '-infinity') return v
           const instant = (typeof v === 'string' ? strictIsoInstant(v) : undefined) ?? fail('an ISO-8601 timestamp', v)
           // Oracle or SQL Server 100 ns digits: TIMESTAMPTZ would drop them, so the value would land as another instant.
           return subMicrosecond.test(instant) ? fail('an instant in whole microseconds (TIMESTAMPTZ)', v) : instant

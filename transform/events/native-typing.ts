@@ -1,5 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../../core/duckdb/index.ts'
-import { maxEpochNano, minEpochNano, uuidPattern, type ColumnSpec, type TypedField } from './connect-schema.ts'
+import { infinityCounts, maxEpochNano, minEpochNano, uuidPattern, type ColumnSpec, type TypedField } from './connect-schema.ts'
 import { changeMetadataColumns } from './batch-typing.ts'
 import { maxEpochDay, maxEpochSecond, minEpochDay, minEpochSecond, strictBase64Sql } from './strict-values.ts'
 
@@ -29,6 +29,12 @@ const sourceStruct = 'STRUCT(lsn BIGINT, "file" VARCHAR, pos BIGINT, ts_ms BIGIN
  */
 function guard(ref: string, ok: string, sql: string, what: string): string {
   return `CASE WHEN ${ref} IS NULL OR (${ok}) THEN ${sql} ELSE error(${quoteLiteral(`undecodable ${what}`)}) END`
+}
+
+/** A count of `unitsPerSecond` as a TIMESTAMP, PostgreSQL's infinities as Debezium writes them included (infinityCounts). */
+function infinityGuard(ref: string, unitsPerSecond: bigint, ok: string, sql: string): string {
+  const { positive, negative } = infinityCounts[String(unitsPerSecond)]!
+  return guard(ref, `${ref} IN (${positive}, ${negative}) OR (${ok})`, `CASE ${ref} WHEN ${positive} THEN TIMESTAMP 'infinity' WHEN ${negative} THEN TIMESTAMP '-infinity' ELSE ${sql} END`, 'timestamp')
 }
 
 /**
@@ -74,13 +80,13 @@ function nativeField(field: TypedField, ref: string): [string, string] | undefin
       return ['INTEGER', guard(ref, `${ref} BETWEEN ${minEpochDay} AND ${maxEpochDay}`, `(DATE '1970-01-01' + ${ref})`, 'date')]
     case 'io.debezium.time.Timestamp':
     case 'org.apache.kafka.connect.data.Timestamp':
-      return ['BIGINT', guard(ref, `${ref} BETWEEN ${minEpochSecond * 1000n} AND ${maxEpochSecond * 1000n + 999n}`, `epoch_ms(${ref})`, 'timestamp')]
+      return ['BIGINT', infinityGuard(ref, 1000n, `${ref} BETWEEN ${minEpochSecond * 1000n} AND ${maxEpochSecond * 1000n + 999n}`, `epoch_ms(${ref})`)]
     case 'io.debezium.time.MicroTimestamp':
-      return ['BIGINT', guard(ref, `${ref} BETWEEN ${minEpochSecond * 1_000_000n} AND ${maxEpochSecond * 1_000_000n + 999_999n}`, `make_timestamp(${ref})`, 'timestamp')]
+      return ['BIGINT', infinityGuard(ref, 1_000_000n, `${ref} BETWEEN ${minEpochSecond * 1_000_000n} AND ${maxEpochSecond * 1_000_000n + 999_999n}`, `make_timestamp(${ref})`)]
     case 'io.debezium.time.NanoTimestamp':
       return ['BIGINT', guard(ref, `${ref} BETWEEN ${minEpochNano} AND ${maxEpochNano}`, `make_timestamp_ns(${ref})`, 'timestamp')]
     case 'io.debezium.time.ZonedTimestamp':
-      return ['VARCHAR', guard(ref, `regexp_full_match(${ref}, ${quoteLiteral(zonedTimestampPattern)})`, `CAST(${ref} AS TIMESTAMPTZ)`, 'timestamp')]
+      return ['VARCHAR', guard(ref, `${ref} IN ('infinity', '-infinity') OR regexp_full_match(${ref}, ${quoteLiteral(zonedTimestampPattern)})`, `CAST(${ref} AS TIMESTAMPTZ)`, 'timestamp')]
     case 'io.debezium.data.Json':
       return ['VARCHAR', guard(ref, `json_valid(${ref}) AND NOT regexp_matches(${ref}, ${quoteLiteral(lenientJson)})`, `CAST(${ref} AS JSON)`, 'JSON')]
     case 'io.debezium.data.Uuid':

@@ -52,8 +52,8 @@ export function strictInteger(value: unknown, connectType: keyof typeof integerR
 
 /**
  * Dates and timestamps land for years 0001 to 9999: what both typing ways (JavaScript and DuckDB SQL)
- * render alike. Anything else (Postgres 'infinity' encoded as a huge count, a corrupt value) is impossible
- * for the lake's columns and goes to the dead letters.
+ * render alike, and PostgreSQL's infinities as Debezium writes them (connect-schema.ts, infinityCounts). Anything
+ * else (a corrupt value) is impossible for the lake's columns and goes to the dead letters.
  */
 export const minEpochDay = -719_162 // 0001-01-01
 export const maxEpochDay = 2_932_896 // 9999-12-31
