@@ -47,6 +47,10 @@ function normalizeShorthands(raw: unknown): unknown {
 }
 
 /** Cross-field rules the schema cannot say: names that must refer to something, modes that need a cursor. */
+function repeatedName(names: string[] | undefined): string | undefined {
+  return names?.find((name, i) => names.indexOf(name) !== i)
+}
+
 function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): ConfigProblem[] {
   const problems: ConfigProblem[] = []
   const exportsOf = new Map<string, number>()
@@ -58,11 +62,21 @@ function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): Conf
     const first = exportsOf.get(exp.source)
     if (first !== undefined) problems.push({ path: `exports[${i}].source`, reason: `source "${exp.source}" already has exports[${first}]; merge its tables into one entry` })
     else exportsOf.set(exp.source, i)
+    const tableAt = new Map<string, number>()
     exp.tables?.forEach((table, j) => {
       if (table.mode === 'incremental') {
         if (!table.cursor) problems.push({ path: `exports[${i}].tables[${j}].cursor`, reason: 'is required for mode incremental' })
         if (!table.key) problems.push({ path: `exports[${i}].tables[${j}].key`, reason: 'is required for mode incremental' })
       }
+      // The source refuses a column named twice in its SELECT, at export time, and the job retried that.
+      for (const field of ['key', 'columns'] as const) {
+        const repeated = repeatedName(table[field])
+        if (repeated !== undefined) problems.push({ path: `exports[${i}].tables[${j}].${field}`, reason: `names ${repeated} more than once` })
+      }
+      // Two entries of one table would export it twice in a run, each expecting the watermark the other moves.
+      const first = tableAt.get(table.name)
+      if (first !== undefined) problems.push({ path: `exports[${i}].tables[${j}].name`, reason: `table ${table.name} is already exports[${i}].tables[${first}]; one entry per table` })
+      else tableAt.set(table.name, j)
     })
   })
   // One table takes rows from one path: exports and change events merge by different versions

@@ -67,6 +67,24 @@ describe('loading a config reports every problem at once', () => {
     )
   })
 
+  it('a table listed twice in one export, and a name repeated in key or columns, are named (they failed at export time, and were retried)', async () => {
+    const problems = await problemsOf({
+      lake: './lake',
+      warehouse: './warehouse',
+      sources: { shop: source },
+      exports: [{ source: 'shop', tables: [
+        { name: 'orders', mode: 'full', key: ['id', 'id'] },
+        { name: 'items', mode: 'full', columns: ['id', 'name', 'id'] },
+        { name: 'orders', mode: 'full' },
+      ] }],
+    })
+    expect(problems).toEqual([
+      { path: 'exports[0].tables[0].key', reason: 'names id more than once' },
+      { path: 'exports[0].tables[1].columns', reason: 'names id more than once' },
+      { path: 'exports[0].tables[2].name', reason: 'table orders is already exports[0].tables[0]; one entry per table' },
+    ])
+  })
+
   it('a valid config still loads, and its jobs describe without error', async () => {
     const file = join(await tempDir(), 'coldpipe.yaml')
     await writeFile(file, JSON.stringify({ lake: './lake', warehouse: './w', sources: { shop: source }, exports: [{ source: 'shop', schedule: '0 2 * * *', timezone: 'Europe/Berlin' }], jobs: { publish: { schedule: '0 6 * * *' } } }))
