@@ -73,6 +73,11 @@ function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): Conf
         const repeated = repeatedName(table[field])
         if (repeated !== undefined) problems.push({ path: `exports[${i}].tables[${j}].${field}`, reason: `names ${repeated} more than once` })
       }
+      // The export reads only `columns`: a key or cursor outside them failed the table at export time.
+      if (table.columns) {
+        const outside = [...(table.key ?? []), ...(table.cursor ? [table.cursor] : [])].filter((name) => !table.columns!.includes(name))
+        if (outside.length) problems.push({ path: `exports[${i}].tables[${j}].columns`, reason: `leaves out ${outside.join(', ')}, which key or cursor names; add ${outside.length > 1 ? 'them' : 'it'}` })
+      }
       // Two entries of one table would export it twice in a run, each expecting the watermark the other moves.
       const first = tableAt.get(table.name)
       if (first !== undefined) problems.push({ path: `exports[${i}].tables[${j}].name`, reason: `table ${table.name} is already exports[${i}].tables[${first}]; one entry per table` })

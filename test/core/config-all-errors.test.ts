@@ -67,7 +67,7 @@ describe('loading a config reports every problem at once', () => {
     )
   })
 
-  it('a table listed twice in one export, and a name repeated in key or columns, are named (they failed at export time, and were retried)', async () => {
+  it('a table listed twice in one export, a name repeated in key or columns, and a key or cursor left out of columns are named (they failed at export time)', async () => {
     const problems = await problemsOf({
       lake: './lake',
       warehouse: './warehouse',
@@ -76,12 +76,14 @@ describe('loading a config reports every problem at once', () => {
         { name: 'orders', mode: 'full', key: ['id', 'id'] },
         { name: 'items', mode: 'full', columns: ['id', 'name', 'id'] },
         { name: 'orders', mode: 'full' },
+        { name: 'lines', mode: 'incremental', key: ['order_id', 'line'], cursor: 'updated_at', columns: ['order_id', 'qty'] },
       ] }],
     })
     expect(problems).toEqual([
       { path: 'exports[0].tables[0].key', reason: 'names id more than once' },
       { path: 'exports[0].tables[1].columns', reason: 'names id more than once' },
       { path: 'exports[0].tables[2].name', reason: 'table orders is already exports[0].tables[0]; one entry per table' },
+      { path: 'exports[0].tables[3].columns', reason: 'leaves out line, updated_at, which key or cursor names; add them' },
     ])
   })
 
