@@ -88,7 +88,12 @@ function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): Conf
   // (commit order vs source position), so a table fed by both would have no defined current state.
   const exported = new Map<string, string>()
   config.exports.forEach((exp, i) => exp.tables?.forEach((table, j) => exported.set(`${exp.source}.${table.name}`, `exports[${i}].tables[${j}]`)))
+  const topicAt = new Map<string, number>()
   config.changes?.topics.forEach((topic, k) => {
+    // Ingest maps each topic to one entry: a second one silently replaced the first.
+    const firstTopic = topicAt.get(topic.topic)
+    if (firstTopic !== undefined) problems.push({ path: `changes.topics[${k}].topic`, reason: `topic ${topic.topic} is already changes.topics[${firstTopic}]; one entry per topic` })
+    else topicAt.set(topic.topic, k)
     const target = `${topic.service}.${topic.table ?? 'events'}`
     const other = exported.get(target)
     if (other) {
@@ -97,6 +102,13 @@ function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): Conf
         reason: `lands in ${target}, which ${other} also exports; a table takes rows from exports or from change events, not both (map the topic to another table, e.g. ${topic.table ?? 'events'}_cdc)`,
       })
     }
+  })
+  // A request is matched to the first entry with its key: a second entry's name and rights would never apply.
+  const keyAt = new Map<string, number>()
+  config.api.apiKeys.forEach((entry, k) => {
+    const first = keyAt.get(entry.key)
+    if (first !== undefined) problems.push({ path: `api.apiKeys[${k}].key`, reason: `is the key of api.apiKeys[${first}] (${config.api.apiKeys[first]!.name}); give each key its own secret` })
+    else keyAt.set(entry.key, k)
   })
   // Masking moved before landing: a warehouse-side rule would leave the lake's files in plaintext.
   if ((config.warehouse.pii?.length ?? 0) > 0) {

@@ -87,6 +87,28 @@ describe('loading a config reports every problem at once', () => {
     ])
   })
 
+  it('a topic mapped twice and an API key given twice are named (the second topic entry silently replaced the first; a request matched the first key)', async () => {
+    const problems = await problemsOf({
+      lake: './lake',
+      warehouse: './warehouse',
+      sources: { shop: source },
+      exports: [],
+      changes: {
+        brokers: ['127.0.0.1:9092'],
+        groupId: 'g',
+        topics: [
+          { topic: 'shop.public.orders', format: 'debezium', service: 'shop', table: 'orders_cdc', key: ['id'] },
+          { topic: 'shop.public.orders', format: 'debezium', service: 'shop', table: 'orders_copy', key: ['id'] },
+        ],
+      },
+      api: { apiKeys: [{ key: 'secret-key-000001', name: 'reader' }, { key: 'secret-key-000001', name: 'admin', sql: true }] },
+    })
+    expect(problems).toEqual([
+      { path: 'changes.topics[1].topic', reason: 'topic shop.public.orders is already changes.topics[0]; one entry per topic' },
+      { path: 'api.apiKeys[1].key', reason: 'is the key of api.apiKeys[0] (reader); give each key its own secret' },
+    ])
+  })
+
   it('a valid config still loads, and its jobs describe without error', async () => {
     const file = join(await tempDir(), 'coldpipe.yaml')
     await writeFile(file, JSON.stringify({ lake: './lake', warehouse: './w', sources: { shop: source }, exports: [{ source: 'shop', schedule: '0 2 * * *', timezone: 'Europe/Berlin' }], jobs: { publish: { schedule: '0 6 * * *' } } }))
