@@ -15,7 +15,8 @@ describe('mariadb export', () => {
     const [record] = await exporter.runExport({ source: 'catalog', timezone: 'UTC', tables: [{ name: 'floats', mode: 'full', lagSeconds: 0, chunkRows: 100 }] }, { runId: 'f1' })
     expect(record?.status, JSON.stringify(record?.error)).toBe('committed')
     const { rows } = await readExported(lake, 'catalog', 'floats', 'id')
-    expect(rows.map((r) => r.f)).toEqual(stored)
+    // Read back as the shortest decimal of the same 32-bit value (1234567.125 shows as 1234567.1, as DuckDB prints it).
+    expect(rows.map((r) => Math.fround(r.f as number))).toEqual(stored)
   })
 
   it('exports a table with a column of an unmapped type (POINT) left out by columns:, and names the way out when it is not', async () => {
