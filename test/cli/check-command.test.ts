@@ -132,13 +132,16 @@ describe('coldpipe check', () => {
       CREATE TABLE customers (id int PRIMARY KEY, name text, changed datetime);
       CREATE TABLE items (id int PRIMARY KEY, sku varchar(20), modified_at timestamp NULL);
       CREATE TABLE \`lines\` (id int PRIMARY KEY, updated_at datetime, KEY (updated_at));
+      CREATE TABLE places (id int PRIMARY KEY, at point, name varchar(10));
     `)
     const dir = await tempDir()
-    const file = await writeConfig(dir, { kind: 'mysql', url })
+    const file = await writeConfig(dir, { kind: 'mysql', url }, [{ name: 'places', mode: 'full' }])
     const run = await coldpipe(['--config', file, 'check', '--json'])
     expect(run.code).toBe(1)
     const report = JSON.parse(run.stdout) as CheckReport
-    expectTableFindings(report)
+    const places = find(report, 'shop.places', 'column types')
+    expect(places).toMatchObject({ status: 'fail', message: 'column at: type point has no faithful export mapping', fix: expect.stringContaining('exports[0].tables[5].columns: [id, name]') })
+    expectTableFindings({ ...report, counts: { ...report.counts, fail: report.counts.fail - 1 }, results: report.results.filter((r) => r !== places) })
     expect(find(report, 'shop.items', 'cursor index').fix).toMatch(/^CREATE INDEX items_modified_at_idx ON t_\w+\.items \(modified_at\)$/)
     expect(find(report, 'shop.items', 'cursor nulls').fix).toMatch(/MODIFY modified_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP/)
   }, 120_000)
