@@ -46,23 +46,32 @@ function normalizeShorthands(raw: unknown): unknown {
   return doc
 }
 
-/** Cross-field rules the schema cannot say: names that must refer to something, modes that need a cursor. */
 function repeatedName(names: string[] | undefined): string | undefined {
   return names?.find((name, i) => names.indexOf(name) !== i)
 }
 
+/** Remembers where each name first came: the index of its earlier entry, or undefined the first time. */
+function firstEntries(): (name: string, index: number) => number | undefined {
+  const seen = new Map<string, number>()
+  return (name, index) => {
+    const first = seen.get(name)
+    if (first === undefined) seen.set(name, index)
+    return first
+  }
+}
+
+/** Cross-field rules the schema cannot say: names that must refer to something, modes that need a cursor. */
 function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): ConfigProblem[] {
   const problems: ConfigProblem[] = []
-  const exportsOf = new Map<string, number>()
+  const exportOf = firstEntries()
   config.exports.forEach((exp, i) => {
     if (!config.sources[exp.source]) {
       problems.push({ path: `exports[${i}].source`, reason: `names source "${exp.source}", which is not under sources` })
     }
     // One job per source (`export:<source>`): a second entry would be a second job under the same id.
-    const first = exportsOf.get(exp.source)
+    const first = exportOf(exp.source, i)
     if (first !== undefined) problems.push({ path: `exports[${i}].source`, reason: `source "${exp.source}" already has exports[${first}]; merge its tables into one entry` })
-    else exportsOf.set(exp.source, i)
-    const tableAt = new Map<string, number>()
+    const tableAt = firstEntries()
     exp.tables?.forEach((table, j) => {
       if (table.mode === 'incremental') {
         if (!table.cursor) problems.push({ path: `exports[${i}].tables[${j}].cursor`, reason: 'is required for mode incremental' })
@@ -79,21 +88,19 @@ function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): Conf
         if (outside.length) problems.push({ path: `exports[${i}].tables[${j}].columns`, reason: `leaves out ${outside.join(', ')}, which key or cursor names; add ${outside.length > 1 ? 'them' : 'it'}` })
       }
       // Two entries of one table would export it twice in a run, each expecting the watermark the other moves.
-      const first = tableAt.get(table.name)
-      if (first !== undefined) problems.push({ path: `exports[${i}].tables[${j}].name`, reason: `table ${table.name} is already exports[${i}].tables[${first}]; one entry per table` })
-      else tableAt.set(table.name, j)
+      const firstTable = tableAt(table.name, j)
+      if (firstTable !== undefined) problems.push({ path: `exports[${i}].tables[${j}].name`, reason: `table ${table.name} is already exports[${i}].tables[${firstTable}]; one entry per table` })
     })
   })
   // One table takes rows from one path: exports and change events merge by different versions
   // (commit order vs source position), so a table fed by both would have no defined current state.
   const exported = new Map<string, string>()
   config.exports.forEach((exp, i) => exp.tables?.forEach((table, j) => exported.set(`${exp.source}.${table.name}`, `exports[${i}].tables[${j}]`)))
-  const topicAt = new Map<string, number>()
+  const topicAt = firstEntries()
   config.changes?.topics.forEach((topic, k) => {
     // Ingest maps each topic to one entry: a second one silently replaced the first.
-    const firstTopic = topicAt.get(topic.topic)
+    const firstTopic = topicAt(topic.topic, k)
     if (firstTopic !== undefined) problems.push({ path: `changes.topics[${k}].topic`, reason: `topic ${topic.topic} is already changes.topics[${firstTopic}]; one entry per topic` })
-    else topicAt.set(topic.topic, k)
     const target = `${topic.service}.${topic.table ?? 'events'}`
     const other = exported.get(target)
     if (other) {
@@ -104,11 +111,10 @@ function referenceProblems(config: ColdpipeConfig, env: NodeJS.ProcessEnv): Conf
     }
   })
   // A request is matched to the first entry with its key: a second entry's name and rights would never apply.
-  const keyAt = new Map<string, number>()
+  const keyAt = firstEntries()
   config.api.apiKeys.forEach((entry, k) => {
-    const first = keyAt.get(entry.key)
+    const first = keyAt(entry.key, k)
     if (first !== undefined) problems.push({ path: `api.apiKeys[${k}].key`, reason: `is the key of api.apiKeys[${first}] (${config.api.apiKeys[first]!.name}); give each key its own secret` })
-    else keyAt.set(entry.key, k)
   })
   // Masking moved before landing: a warehouse-side rule would leave the lake's files in plaintext.
   if ((config.warehouse.pii?.length ?? 0) > 0) {

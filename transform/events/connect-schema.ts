@@ -79,7 +79,6 @@ export function epochDaysToDate(days: number): string {
   return `${y}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}`
 }
 
-/** A count of `unitsPerSecond` since the epoch as `YYYY-MM-DD HH:MM:SS.fffffffff` with exact fractional digits. */
 /**
  * How Debezium's PostgreSQL connector writes `infinity` and `-infinity` of a TIMESTAMP column (PostgreSQL JDBC's
  * DATE_POSITIVE_INFINITY / DATE_NEGATIVE_INFINITY, taken as microseconds), by the count's units per second; a
@@ -96,6 +95,7 @@ function infiniteTimestamp(count: bigint, unitsPerSecond: bigint): string | unde
   return sentinel === undefined ? undefined : count === sentinel.positive ? 'infinity' : count === sentinel.negative ? '-infinity' : undefined
 }
 
+/** A count of `unitsPerSecond` since the epoch as `YYYY-MM-DD HH:MM:SS.fffffffff` with exact fractional digits. */
 export function epochToTimestamp(count: bigint, unitsPerSecond: bigint, fractionDigits: number): string {
   const infinite = infiniteTimestamp(count, unitsPerSecond)
   if (infinite) return infinite
