@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise'
-import { mapMysqlColumn, mysqlCheckClausesSql, mysqlColumnInfos, mysqlColumnsSql, type MysqlColumnRow } from '../../ingest/export/mysql-types.ts'
+import { describeMysqlColumns, mapMysqlColumn } from '../../ingest/export/mysql-types.ts'
 import type { CatalogColumn, CatalogIndex, CatalogTable, SourceCatalog } from './source-catalog.ts'
 
 const timeTypes = new Set(['date', 'datetime', 'timestamp'])
@@ -41,9 +41,7 @@ export class MysqlCatalog implements SourceCatalog {
   async describeTable(name: string): Promise<CatalogTable | undefined> {
     const tables = await this.rows('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.namespace, name])
     if (tables.length === 0) return undefined
-    const columns = await this.rows(mysqlColumnsSql, [this.namespace, name])
-    const clauses = await this.rows(mysqlCheckClausesSql, [this.namespace, name]).then((rows) => rows.map((r) => String(r.clause)), () => [])
-    const infos = mysqlColumnInfos(columns as unknown as MysqlColumnRow[], clauses)
+    const infos = await describeMysqlColumns((sql, params) => this.rows(sql, params), this.namespace, name)
     const stats = await this.rows(
       'SELECT INDEX_NAME AS indexName, NON_UNIQUE AS nonUnique, COLUMN_NAME AS columnName FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX',
       [this.namespace, name],
@@ -57,9 +55,9 @@ export class MysqlCatalog implements SourceCatalog {
     }
     return {
       name,
-      columns: infos.map((info, i) => {
+      columns: infos.map((info) => {
         const unsupported = mapMysqlColumn(name, info).unsupported
-        return { name: info.name, type: info.columnType, kind: kindOf(info.dataType.toLowerCase()), nullable: String(columns[i]!.nullable) === 'YES', ...(unsupported ? { unsupported } : {}) }
+        return { name: info.name, type: info.columnType, kind: kindOf(info.dataType.toLowerCase()), nullable: info.nullable, ...(unsupported ? { unsupported } : {}) }
       }),
       indexes: [...indexes.values()],
     }

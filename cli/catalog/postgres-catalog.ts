@@ -46,7 +46,7 @@ export class PostgresCatalog implements SourceCatalog {
   async describeTable(name: string): Promise<CatalogTable | undefined> {
     const oid = await this.oidOf(name)
     if (oid === undefined) return undefined
-    const columns = await this.client.query<PgAttribute & { category: string; notnull: boolean }>(pgAttributesSql, [oid])
+    const columns = await this.client.query<PgAttribute>(pgAttributesSql, [oid])
     const indexes = await this.client.query<{ columns: string[]; unique: boolean; primary: boolean }>(
       `SELECT i.indisunique AS unique, i.indisprimary AS primary,
               ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)

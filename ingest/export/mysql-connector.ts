@@ -1,7 +1,7 @@
 import mysql from 'mysql2'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from './export-config.ts'
-import { mapMysqlColumn, mysqlCheckClausesSql, mysqlColumnInfos, mysqlColumnsSql, type MysqlColumnRow } from './mysql-types.ts'
+import { describeMysqlColumns, mapMysqlColumn } from './mysql-types.ts'
 import { MysqlCsvQuery, type MysqlCommandConnection } from './mysql-csv-query.ts'
 import type { CsvStream, SourceConnector, SourceTable } from './source-connector.ts'
 import { settleWithin } from './settle-within.ts'
@@ -101,14 +101,7 @@ export class MysqlConnector implements SourceConnector {
         context: { source: this.sourceName, schema: this.database, table },
       })
     }
-    const columns = await this.query<MysqlColumnRow>(mysqlColumnsSql, [this.database, table])
-    let clauses: string[] = []
-    try {
-      clauses = (await this.query<{ clause: string }>(mysqlCheckClausesSql, [this.database, table])).map((c) => c.clause)
-    } catch {
-      // MySQL before 8.0.16 has no check_constraints; its JSON type is reported as json anyway.
-    }
-    const infos = mysqlColumnInfos(columns, clauses)
+    const infos = await describeMysqlColumns((sql, params) => this.query<Record<string, unknown>>(sql, params), this.database, table)
     return { name: table, columns: infos.map((info) => mapMysqlColumn(table, info)), estimatedRows: Number(tables[0]!.rows ?? 0) }
   }
 

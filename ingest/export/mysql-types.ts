@@ -1,7 +1,7 @@
 import { maxDecimalPrecision } from './postgres-types.ts'
 import { unsupportedColumn, type SourceColumn } from './source-connector.ts'
 
-/** A row of information_schema.columns, as mysql-connector reads it. */
+/** A row of information_schema.columns, as describeMysqlColumns reads it. */
 export interface MysqlColumnInfo {
   name: string
   dataType: string
@@ -10,27 +10,33 @@ export interface MysqlColumnInfo {
   scale: number | null
   /** MariaDB's JSON is LONGTEXT with a json_valid() check. */
   isJson: boolean
+  nullable: boolean
 }
 
-/** The columns of table `?` in schema `?`, in order: rows for mysqlColumnInfos (the export, reconciliation and `coldpipe check`). */
-export const mysqlColumnsSql = `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, NUMERIC_PRECISION AS \`precision\`, NUMERIC_SCALE AS scale, IS_NULLABLE AS nullable
+/** The columns of table `?` in schema `?`, in order. */
+const mysqlColumnsSql = `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, NUMERIC_PRECISION AS \`precision\`, NUMERIC_SCALE AS scale, IS_NULLABLE AS nullable
   FROM information_schema.columns WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`
 
-/** The CHECK clauses of table `?` in schema `?` (MariaDB's JSON is a json_valid check); MySQL before 8.0.16 has no such view. */
-export const mysqlCheckClausesSql = 'SELECT CHECK_CLAUSE AS clause FROM information_schema.check_constraints WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?'
+/** The CHECK clauses of table `?` in schema `?` (MariaDB's JSON is a json_valid check). */
+const mysqlCheckClausesSql = 'SELECT CHECK_CLAUSE AS clause FROM information_schema.check_constraints WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?'
 
-/** A row of mysqlColumnsSql. */
-export interface MysqlColumnRow {
-  name: string
-  dataType: string
-  columnType: string
-  precision: string | number | null
-  scale: string | number | null
-}
+/** A statement run the caller's way (its connection, its error coding), answering rows of plain objects. */
+export type MysqlRowsQuery = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>
 
-/** The column infos of mysqlColumnsSql's rows, JSON columns told by the table's check clauses. */
-export function mysqlColumnInfos(rows: MysqlColumnRow[], checkClauses: (string | null)[]): MysqlColumnInfo[] {
-  const jsonColumns = new Set(checkClauses.map((c) => /^json_valid\(`(.+)`\)$/i.exec((c ?? '').trim())?.[1]).filter((n): n is string => !!n))
+/**
+ * The columns of `schema`.`table` as the export, reconciliation and `coldpipe check` read them alike; empty when the
+ * table has none (it does not exist, or this user cannot see it).
+ */
+export async function describeMysqlColumns(query: MysqlRowsQuery, schema: string, table: string): Promise<MysqlColumnInfo[]> {
+  const rows = await query(mysqlColumnsSql, [schema, table])
+  if (rows.length === 0) return []
+  let clauses: unknown[] = []
+  try {
+    clauses = (await query(mysqlCheckClausesSql, [schema, table])).map((c) => c.clause)
+  } catch {
+    // MySQL before 8.0.16 has no check_constraints; its JSON type is reported as json anyway.
+  }
+  const jsonColumns = new Set(clauses.map((c) => /^json_valid\(`(.+)`\)$/i.exec(String(c ?? '').trim())?.[1]).filter((n): n is string => !!n))
   return rows.map((c) => ({
     name: String(c.name),
     dataType: String(c.dataType),
@@ -38,6 +44,7 @@ export function mysqlColumnInfos(rows: MysqlColumnRow[], checkClauses: (string |
     precision: c.precision === null ? null : Number(c.precision),
     scale: c.scale === null ? null : Number(c.scale),
     isJson: jsonColumns.has(String(c.name)) || String(c.dataType).toLowerCase() === 'json',
+    nullable: String(c.nullable) === 'YES',
   }))
 }
 

@@ -1,7 +1,7 @@
 import { quoteLiteral } from '../../core/duckdb/index.ts'
 import { unsupportedColumn, type SourceColumn } from './source-connector.ts'
 
-/** A row of pg_attribute joined with pg_type, as postgres-connector reads it. */
+/** A row of pg_attribute joined with pg_type, as pgAttributesSql reads it. */
 export interface PgAttribute {
   name: string
   /** format_type(): `numeric(12,2)`, `timestamp with time zone`, `integer[]`. */
@@ -15,6 +15,10 @@ export interface PgAttribute {
   typmod: number
   /** For domains: the base type's name. */
   baseTypname: string | null
+  /** pg_type.typcategory: D date/time, N numeric, A array, … */
+  category: string
+  /** attnotnull: the column is declared NOT NULL. */
+  notnull: boolean
 }
 
 /**

@@ -3,7 +3,7 @@ import pg from 'pg'
 import { ColdpipeError } from '../../core/errors.ts'
 import type { SourceConfig } from '../../ingest/export/export-config.ts'
 import { createTextConnection } from '../../ingest/export/mysql-connector.ts'
-import { mapMysqlColumn, mysqlCheckClausesSql, mysqlColumnInfos, mysqlColumnsSql, type MysqlColumnRow } from '../../ingest/export/mysql-types.ts'
+import { describeMysqlColumns, mapMysqlColumn } from '../../ingest/export/mysql-types.ts'
 import { mapPostgresColumn, pgAttributesSql, type PgAttribute } from '../../ingest/export/postgres-types.ts'
 import { settleWithin } from '../../ingest/export/settle-within.ts'
 import type { SourceColumn } from '../../ingest/export/source-connector.ts'
@@ -168,15 +168,8 @@ export class ReconcileSource {
       const attrs = await this.query(pgAttributesSql, `cannot describe ${table}`, 'catalog', [rel[0]!.oid])
       return attrs.map((a) => mapPostgresColumn(table, { ...(a as unknown as PgAttribute), typmod: Number(a.typmod) }))
     }
-    const columns = await this.query(mysqlColumnsSql, `cannot describe ${table}`, 'catalog', [this.schema, table])
-    if (columns.length === 0) return undefined
-    let clauses: (string | null)[] = []
-    try {
-      clauses = (await this.query(mysqlCheckClausesSql, `cannot describe ${table}`, 'catalog', [this.schema, table])).map((c) => c.clause ?? null)
-    } catch {
-      // MySQL before 8.0.16 has no check_constraints; its JSON type is reported as json anyway.
-    }
-    const infos = mysqlColumnInfos(columns as unknown as MysqlColumnRow[], clauses)
+    const infos = await describeMysqlColumns((sql, params) => this.query(sql, `cannot describe ${table}`, 'catalog', params), this.schema, table)
+    if (infos.length === 0) return undefined
     return infos.map((info) => mapMysqlColumn(table, info))
   }
 
